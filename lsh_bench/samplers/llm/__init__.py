@@ -1,0 +1,1 @@
+"""LLM row generator: client + replay cache, schemas, state machine, pipeline."""

@@ -1,0 +1,73 @@
+"""The small interface between the LLM generator and its backends.
+
+A request is fully described by plain data (messages, JSON schema, sampling
+parameters, seed, draw index), so it can be hashed into a replay-cache key:
+the same request always gets the same recorded answer, and a different draw
+index asks for a fresh answer to the same prompt (retries, program rounds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: tuple[tuple[str, str], ...]      # (role, content) pairs
+    json_schema: dict[str, Any] | None         # constrained output; None = free text
+    max_tokens: int
+    temperature: float
+    top_p: float
+    seed: int
+    draw: int = 0                               # 0, 1, 2, ... for repeated asks of one prompt
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["messages"] = [list(m) for m in self.messages]
+        return d
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float          # model wall time when it was generated (0 for replays is NOT used: see cached)
+    cached: bool            # True: answered from the replay cache, no model call
+    key: str                # replay-cache key of the request
+    model: str
+
+
+@dataclass
+class LLMUsage:
+    """Accounting of one sampler fit (summed into the unit's record).
+
+    ``calls`` counts real model calls only; cache replays are ``cache_hits``
+    and add no tokens, seconds or cost.
+    """
+
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    cost: float = 0.0
+    keys: list[str] = field(default_factory=list)
+
+    def add(self, other: "LLMUsage") -> None:
+        self.calls += other.calls
+        self.cache_hits += other.cache_hits
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.seconds += other.seconds
+        self.cost += other.cost
+        self.keys.extend(other.keys)
+
+
+class ChatBackend(Protocol):
+    """Something that answers a ChatRequest (the local model, an OpenAI-compatible endpoint)."""
+
+    model: str
+
+    def chat(self, request: ChatRequest) -> ChatResponse: ...
