@@ -1,0 +1,203 @@
+"""The paper's tables as DataFrames, and their Markdown/LaTeX renderings.
+
+Each builder takes the layouts of :mod:`lsh_bench.analysis.load` and returns
+a DataFrame whose CSV is the machine-readable artefact; ``to_markdown`` and
+``to_latex`` render any of them for the README and the paper. Renderers are
+written here (no tabulate/jinja2) so output bytes depend only on our code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from lsh_bench.analysis.load import methods_in
+from lsh_bench.analysis.stats import (
+    IR_GROUPS, METHODS, NSAMPLES, PAIRS, achievement_summary, compare,
+    correlation, ir_groups,
+)
+
+#: Columns of table1.csv / table2.csv, exactly.
+PAIR_COLUMNS: tuple[str, ...] = (
+    "first", "second", "group", "n", "wins", "ties", "losses", "mean_margin",
+    "p_first_better", "p_rope", "p_second_better",
+)
+
+
+def _pair_rows(table: pd.DataFrame, group: str, *, rope: float, seed: int,
+               decimals: int, nsamples: int) -> list[dict]:
+    rows = []
+    for first, second in PAIRS:
+        s = compare(table[f"{first}_t"], table[f"{second}_t"], rope=rope,
+                    seed=seed, decimals=decimals, nsamples=nsamples)
+        rows.append({"first": first, "second": second, "group": group, **s.as_dict()})
+    return rows
+
+
+def table1(general: pd.DataFrame, *, rope: float = 0.01, seed: int = 0,
+           decimals: int = 4, nsamples: int = NSAMPLES) -> pd.DataFrame:
+    """Paper Table 1: each pair on test F1 over all datasets (group "all")."""
+    rows = _pair_rows(general, "all", rope=rope, seed=seed, decimals=decimals,
+                      nsamples=nsamples)
+    return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
+
+
+def with_groups(general: pd.DataFrame) -> pd.DataFrame:
+    """The general table with an ``ir_group`` column (see ``stats.ir_groups``)."""
+    groups = ir_groups(general.set_index("dataset")["ir"])
+    return general.assign(ir_group=general["dataset"].map(groups))
+
+
+def table2(general: pd.DataFrame, *, rope: float = 0.01, seed: int = 0,
+           decimals: int = 4, nsamples: int = NSAMPLES) -> pd.DataFrame:
+    """Paper Table 2: Table 1's statistics within each IR group.
+
+    Groups are made from every dataset of the table (scored or not), so a
+    method missing on some datasets changes n, not the groups.
+    """
+    grouped = with_groups(general)
+    rows = []
+    for group in IR_GROUPS:
+        part = grouped[grouped["ir_group"] == group]
+        rows += _pair_rows(part, group, rope=rope, seed=seed, decimals=decimals,
+                           nsamples=nsamples)
+    return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
+
+
+def margins(general: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset margins of test F1 for every pair, e.g. column ``LS-SM``."""
+    out = general[["dataset", "ir"]].copy()
+    for first, second in PAIRS:
+        out[f"{first}-{second}"] = general[f"{first}_t"] - general[f"{second}_t"]
+    return out
+
+
+def correlations(general: pd.DataFrame) -> pd.DataFrame:
+    """Pearson/Spearman of each margin vs IR and each achievement rate vs IR."""
+    m = margins(general)
+    rows = []
+    for first, second in PAIRS:
+        rows.append({"quantity": "margin", "of": f"{first}-{second}",
+                     **correlation(general["ir"], m[f"{first}-{second}"])})
+    for method in METHODS:
+        rows.append({"quantity": "achievement", "of": method,
+                     **correlation(general["ir"], general[f"{method}_a"])})
+    return pd.DataFrame(rows)
+
+
+def achievement(general: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std of the achievement rate (``*_a``) per method."""
+    rows = [{"method": m, **achievement_summary(general[f"{m}_a"])}
+            for m in methods_in(general)]
+    return pd.DataFrame(rows, columns=["method", "n", "mean", "std", "std_ddof0"])
+
+
+def table3(fewshot: pd.DataFrame) -> pd.DataFrame:
+    """Paper Table 3: few-/zero-shot test F1 of ORG, SM, LM, LS.
+
+    SM is N/A by design in these scenarios (fewer than k+1 minority rows);
+    it is still a column, so the layout matches the paper.
+    """
+    methods = ["ORG", *METHODS] + [m for m in methods_in(fewshot)
+                                   if m not in ("ORG", *METHODS)]
+    out = fewshot[["dataset", "scenario", "ir"]].copy()
+    for m in methods:
+        col = f"{m}_t"
+        out[m] = fewshot[col] if col in fewshot else np.nan
+    return out.sort_values(["scenario", "dataset"], kind="mergesort").reset_index(drop=True)
+
+
+def table6(general: pd.DataFrame) -> pd.DataFrame:
+    """Paper Table 6: validation/test/achievement per dataset, IR descending.
+
+    The columns are those of a scores CSV, so ``table6.csv`` can be fed back
+    to the analysis and gives the same tables.
+    """
+    return general.sort_values("dataset", kind="mergesort").sort_values(
+        "ir", ascending=False, kind="mergesort").reset_index(drop=True)
+
+
+def runtime(ratio_stats: pd.DataFrame) -> pd.DataFrame:
+    """Paper Figure 4's numbers: LM vs LS resampling cost per ratio.
+
+    One row per (dataset, scenario, method, ratio) over its CV folds and
+    refit (``folds`` counts them): mean and total resampling seconds, and
+    total LLM calls, seconds and tokens. LS calls the LLM only at its first
+    ratio, so its later ratios should show no calls.
+    """
+    key = ["dataset", "scenario", "method", "ratio"]
+    g = ratio_stats.groupby(key, sort=True)
+    out = g.agg(
+        folds=("fold", "size"),
+        resample_seconds_mean=("resample_seconds", "mean"),
+        resample_seconds_total=("resample_seconds", "sum"),
+        llm_calls=("llm_calls", "sum"),
+        llm_seconds=("llm_seconds", "sum"),
+        llm_prompt_tokens=("llm_prompt_tokens", "sum"),
+        llm_completion_tokens=("llm_completion_tokens", "sum"),
+    ).reset_index()
+    return out
+
+
+# --------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------
+
+def _cell(value: object, column: str, decimals: int) -> str:
+    """One cell as text: missing -> N/A, p-values in 3 significant digits."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "N/A"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if column.endswith("_p"):
+            return f"{v:.3g}"
+        if column in ("paper_row", "fold", "folds") or column.startswith("llm_calls") \
+                or column.endswith("_tokens"):
+            return f"{v:.0f}"
+        return f"{v:.{decimals}f}"
+    return str(value)
+
+
+def to_markdown(df: pd.DataFrame, decimals: int = 4) -> str:
+    """A GitHub Markdown table; numbers right-aligned."""
+    cols = [str(c) for c in df.columns]
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    lines = ["| " + " | ".join(c.replace("|", "\\|") for c in cols) + " |",
+             "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    for row in df.itertuples(index=False):
+        cells = [_cell(v, c, decimals).replace("|", "\\|") for v, c in zip(row, cols)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
+                  "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+                  "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def to_latex(df: pd.DataFrame, decimals: int = 4, caption: str = "", label: str = "") -> str:
+    """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``)."""
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    spec = "".join("r" if n else "l" for n in numeric)
+    out = ["\\begin{table}[ht]", "\\centering"]
+    if caption:
+        out.append(f"\\caption{{{latex_escape(caption)}}}")
+    if label:
+        out.append(f"\\label{{{label}}}")
+    out += [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
+            " & ".join(latex_escape(str(c)) for c in df.columns) + " \\\\", "\\midrule"]
+    for row in df.itertuples(index=False):
+        cells = [latex_escape(_cell(v, str(c), decimals)) for v, c in zip(row, df.columns)]
+        out.append(" & ".join(cells) + " \\\\")
+    out += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(out) + "\n"
