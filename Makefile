@@ -51,3 +51,7 @@ smoke: install
 
 clean-env:
 	rm -rf $(VENV)
+
+# analysis targets: (reserved)
+
+# bench targets: (reserved)

@@ -1,10 +1,6 @@
 """Oversamplers, all following imbalanced-learn's ``fit_resample`` contract.
 
-``make_sampler`` maps a method config (``conf/method/*.yaml``) and a ratio to
-a sampler instance; ``None`` means "no resampling" (ORG). The LLM samplers are
-imported lazily so SM runs never load llama.cpp.
+``factory.make_sampler`` maps a method config (``conf/method/*.yaml``) and a
+ratio to a sampler instance; ``None`` means "no resampling" (ORG). The LLM
+samplers are imported lazily so SM runs never load llama.cpp.
 """
-
-from lsh_bench.samplers.factory import make_sampler, sampler_min_minority
-
-__all__ = ["make_sampler", "sampler_min_minority"]

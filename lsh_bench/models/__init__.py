@@ -1,0 +1,1 @@
+"""Classifier grids, preprocessing pipelines and grid evaluation."""

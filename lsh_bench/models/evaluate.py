@@ -1,0 +1,150 @@
+"""Score every grid cell on one (training part, validation part) pair.
+
+Two evaluators give identical F1 by construction and by test:
+
+* :func:`evaluate_straightforward` — the reference: for each cell a fresh
+  ``imblearn.pipeline.Pipeline(encode -> resample -> post -> classifier)`` is
+  fitted on the raw training rows, exactly as a user would write it.
+* :func:`evaluate_shared` — encodes and resamples once per (fold, ratio) and
+  hands the same resampled matrix to every cell; :mod:`lsh_bench.models.fast`
+  then shares work between cells where the models are provably identical.
+
+Validation rows are never resampled in either: imblearn pipelines only
+resample during ``fit``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from imblearn.pipeline import Pipeline
+from sklearn.base import clone
+from sklearn.metrics import f1_score
+
+from lsh_bench.data.schema import FeatureSchema
+from lsh_bench.models.grid import Cell, build_estimator
+from lsh_bench.models.preprocess import Mode, TableEncoder, post_transform
+from lsh_bench.samplers.llm.types import LLMUsage
+
+
+def minority_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """F1 of the minority (positive, label 1) class; 0 when nothing is predicted positive."""
+    return float(f1_score(y_true, y_pred, pos_label=1, zero_division=0.0))
+
+
+@dataclass
+class FoldData:
+    """One training part and the part it is scored on (raw tables, target 1 = minority)."""
+
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_val: pd.DataFrame
+    y_val: np.ndarray
+
+
+@dataclass
+class GridScores:
+    """F1 per cell (raw, unrounded) plus what it cost."""
+
+    f1: list[float]
+    seconds: list[float]
+    resample_seconds: float = 0.0
+    n_train_resampled: int = 0
+    usage: LLMUsage = field(default_factory=LLMUsage)
+    sampler_info: dict[str, Any] = field(default_factory=dict)
+    convergence_warnings: int = 0
+
+
+def _usage_of(sampler: Any) -> LLMUsage:
+    usage = getattr(sampler, "usage_", None)
+    return usage if isinstance(usage, LLMUsage) else LLMUsage()
+
+
+def _info_of(sampler: Any) -> dict[str, Any]:
+    info = getattr(sampler, "generation_", None)
+    return dict(info) if isinstance(info, dict) else {}
+
+
+def make_pipeline(
+    cell: Cell, schema: FeatureSchema, mode: Mode, sampler: Any | None
+) -> Pipeline:
+    """The reference pipeline of one cell: encode -> resample -> post -> classifier."""
+    steps: list[tuple[str, Any]] = [("encode", TableEncoder(schema, mode))]
+    if sampler is not None:
+        steps.append(("resample", clone(sampler)))
+    post = post_transform(schema, mode, cell.spec.scale)
+    if post is not None:
+        steps.append(("post", post))
+    steps.append(("clf", build_estimator(cell)))
+    return Pipeline(steps)
+
+
+def evaluate_straightforward(
+    fold: FoldData, cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler: Any | None
+) -> GridScores:
+    """Fit every cell separately, each in its own imblearn Pipeline (the reference)."""
+    out = GridScores([], [])
+    for cell in cells:
+        t0 = time.perf_counter()
+        pipe = make_pipeline(cell, schema, mode, sampler)
+        pipe.fit(fold.X_train, fold.y_train)
+        out.f1.append(minority_f1(fold.y_val, pipe.predict(fold.X_val)))
+        out.seconds.append(time.perf_counter() - t0)
+        if sampler is not None:
+            out.usage.add(_usage_of(pipe.named_steps["resample"]))
+            out.sampler_info = _info_of(pipe.named_steps["resample"])
+    return out
+
+
+def encode_and_resample(
+    fold: FoldData, schema: FeatureSchema, mode: Mode, sampler: Any | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, LLMUsage, dict[str, Any]]:
+    """Encode with training-row statistics, resample the training part once."""
+    enc = TableEncoder(schema, mode).fit(fold.X_train)
+    X_tr, X_va = enc.transform(fold.X_train), enc.transform(fold.X_val)
+    y_tr = np.asarray(fold.y_train)
+    t0 = time.perf_counter()
+    usage, info = LLMUsage(), {}
+    if sampler is not None:
+        s = clone(sampler)
+        X_tr, y_tr = s.fit_resample(X_tr, y_tr)
+        usage, info = _usage_of(s), _info_of(s)
+    return X_tr, np.asarray(y_tr), X_va, time.perf_counter() - t0, usage, info
+
+
+def fit_predict_cell(
+    cell: Cell, schema: FeatureSchema, mode: Mode, X_tr: np.ndarray, y_tr: np.ndarray, X_va: np.ndarray
+) -> np.ndarray:
+    """Post-transform (if any) and classifier of one cell, on already resampled data."""
+    post = post_transform(schema, mode, cell.spec.scale)
+    if post is not None:
+        post = post.fit(X_tr)
+        X_tr, X_va = post.transform(X_tr), post.transform(X_va)
+    return build_estimator(cell).fit(X_tr, y_tr).predict(X_va)
+
+
+def evaluate_shared(
+    fold: FoldData,
+    cells: list[Cell],
+    schema: FeatureSchema,
+    mode: Mode,
+    sampler: Any | None,
+    fast: bool = True,
+) -> GridScores:
+    """One encoding and one resampling for all cells; ``fast`` also shares model fits."""
+    X_tr, y_tr, X_va, rs_seconds, usage, info = encode_and_resample(fold, schema, mode, sampler)
+    if fast:
+        from lsh_bench.models.fast import score_cells_fast
+
+        f1, seconds = score_cells_fast(cells, schema, mode, X_tr, y_tr, X_va, np.asarray(fold.y_val))
+    else:
+        f1, seconds = [], []
+        for cell in cells:
+            t0 = time.perf_counter()
+            f1.append(minority_f1(fold.y_val, fit_predict_cell(cell, schema, mode, X_tr, y_tr, X_va)))
+            seconds.append(time.perf_counter() - t0)
+    return GridScores(f1, seconds, rs_seconds, len(y_tr), usage, info)
