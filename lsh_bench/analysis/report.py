@@ -1,0 +1,247 @@
+"""Write every table and figure to ``out`` and a README that shows them.
+
+The one place that does output I/O. It makes what the input allows and
+names the rest in the README's "Missing" section (a method with no results,
+datasets without a score, no few-shot rows, no ratio statistics), so a
+partial results store gives a partial report, never a crash. Nothing
+written holds a timestamp: the same input and seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from lsh_bench.analysis import figures, tables
+from lsh_bench.analysis.errors import AnalysisInputError
+from lsh_bench.analysis.load import Inputs, methods_in
+from lsh_bench.analysis.stats import METHODS, NSAMPLES, PAIRS, paired
+
+#: Artefacts in README order; ``only=`` takes these names.
+TABLES: tuple[str, ...] = ("table1", "table2", "correlations", "achievement", "table3",
+                           "table6", "runtime")
+FIGURES: tuple[str, ...] = ("figure2", "figure3", "figure4", "posteriors")
+ARTEFACTS: tuple[str, ...] = TABLES + ("figures",) + FIGURES
+
+TITLES = {
+    "table1": "Table 1 \u2014 pairwise comparison on test F1, all datasets",
+    "table2": "Table 2 \u2014 pairwise comparison by IR group (more / mid / less imbalanced)",
+    "correlations": "Correlations with IR (margins and achievement rates)",
+    "achievement": "Achievement rate (test / validation) per method",
+    "table3": "Table 3 \u2014 few-shot and zero-shot test F1",
+    "table6": "Table 6 \u2014 validation, test and achievement per dataset",
+    "runtime": "Runtime \u2014 LM vs LS resampling cost per ratio (Figure 4 data)",
+}
+NOTES = {
+    "table1": "W/T/L: first vs second, tie = equal after rounding to {decimals} decimals; "
+              "mean_margin = mean(first \u2212 second); Bayesian sign test (baycomp) with "
+              "rope {rope:g}, seed {seed}: P(first better), P(practically equal), "
+              "P(second better). n = datasets where both have a test F1.",
+    "table2": "Datasets sorted by IR descending (ties: dataset name ascending), cut into "
+              "thirds by position; a remainder goes to the more imbalanced groups first.",
+    "correlations": "scipy.stats pearsonr / spearmanr over datasets with both values; "
+                    "margin = first_t \u2212 second_t.",
+    "achievement": "std: sample standard deviation (ddof=1); std_ddof0: population "
+                   "(ddof=0). Paper: SM 0.9146/0.1888, LM 0.9406/0.1739, LS 0.9380/0.1303.",
+    "table3": "SM is N/A by design in these scenarios.",
+    "table6": "N/A: no score (not applicable, not run, or failed; see Missing).",
+    "runtime": "Sums over the CV folds and the refit (folds = their count); "
+               "resample_seconds_mean is per fold.",
+}
+FIGURE_TITLES = {
+    "figure2": "Figure 2 \u2014 margin of test F1 vs IR",
+    "figure3": "Figure 3 \u2014 achievement rate vs IR",
+    "figure4": "Figure 4 \u2014 LM vs LS cost per ratio",
+    "posteriors": "Sign-test posteriors (all datasets)",
+    "posterior_bars": "Sign-test probabilities of every test (Tables 1\u20132)",
+}
+
+
+@dataclass
+class Settings:
+    """Knobs of one analysis run (all in the README, so it can be redone)."""
+
+    seed: int = 0
+    rope: float = 0.01
+    decimals: int = 4
+    nsamples: int = NSAMPLES
+    only: tuple[str, ...] = ()
+    command: str = ""
+
+
+@dataclass
+class Report:
+    """What a run wrote and what it could not make, and why."""
+
+    written: list[Path] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, list[Path]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+def parse_only(text: str | None) -> tuple[str, ...]:
+    """``only=table1,figures`` -> ("table1", "figures"); unknown names are an error."""
+    if not text:
+        return ()
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in ARTEFACTS]
+    if bad:
+        raise AnalysisInputError(
+            f"only=: unknown name(s) {', '.join(bad)}; choose from {', '.join(ARTEFACTS)}")
+    return names
+
+
+def _wanted(name: str, only: tuple[str, ...]) -> bool:
+    if not only:
+        return True
+    return name in only or (name in FIGURES and "figures" in only)
+
+
+def missing_inputs(inputs: Inputs) -> list[str]:
+    """Plain-language lines naming every absent method, dataset score and input."""
+    lines: list[str] = []
+    general = inputs.general
+    n = len(general)
+    status = inputs.status
+    for m in methods_in(general):
+        absent = general.loc[general[f"{m}_t"].isna(), "dataset"].tolist()
+        if not absent:
+            continue
+        if len(absent) == n:
+            lines.append(f"{m}: no results on any of the {n} datasets.")
+            continue
+        why = []
+        for ds in absent:
+            reason = ""
+            if status is not None:
+                s = status[(status["dataset"] == ds) & (status["scenario"] == "general")
+                           & (status["method"] == m)]
+                reason = (f"{s['status'].iloc[0]}" + (f": {s['reason'].iloc[0]}"
+                          if s["reason"].iloc[0] else "")) if len(s) else "not run"
+            why.append(f"{ds} ({reason})" if reason else ds)
+        lines.append(f"{m}: no test score on {len(absent)} of {n} datasets: {', '.join(why)}.")
+    for first, second in PAIRS:
+        k = len(paired(general[f"{first}_t"], general[f"{second}_t"])[0])
+        if k < n:
+            lines.append(f"{first} vs {second}: compared on n = {k} of {n} datasets.")
+    if inputs.fewshot.empty:
+        lines.append("Few-/zero-shot: no results in the input, so Table 3 is not produced.")
+    else:
+        for m in ("ORG", "LM", "LS"):
+            if f"{m}_t" not in inputs.fewshot or inputs.fewshot[f"{m}_t"].isna().all():
+                lines.append(f"Few-/zero-shot: no {m} results.")
+    if inputs.ratio_stats is None:
+        lines.append("Ratio statistics: none in the input (a scores CSV has none; pass "
+                     "runtime=PATH.csv or results=DIR), so the runtime table and Figure 4 "
+                     "are not produced.")
+    elif not inputs.ratio_stats["method"].isin(["LM", "LS"]).any():
+        lines.append("Ratio statistics: no LM or LS rows, so Figure 4 is not produced.")
+    return lines
+
+
+def _write_table(name: str, df: pd.DataFrame, out: Path, s: Settings) -> list[Path]:
+    paths = [out / f"{name}.csv", out / f"{name}.md", out / f"{name}.tex"]
+    df.to_csv(paths[0], index=False, lineterminator="\n")
+    paths[1].write_text(tables.to_markdown(df, s.decimals), encoding="utf-8")
+    paths[2].write_text(tables.to_latex(df, s.decimals, caption=TITLES[name],
+                                        label=f"tab:{name}"), encoding="utf-8")
+    return paths
+
+
+def build_tables(inputs: Inputs, s: Settings, report: Report) -> None:
+    """Every table the input allows; reasons for the others go to ``missing``."""
+    g = inputs.general
+    kw = dict(rope=s.rope, seed=s.seed, decimals=s.decimals, nsamples=s.nsamples)
+    if _wanted("table1", s.only) or _wanted("posteriors", s.only):
+        report.tables["table1"] = tables.table1(g, **kw)
+    if _wanted("table2", s.only) or _wanted("posteriors", s.only):
+        try:
+            report.tables["table2"] = tables.table2(g, **kw)
+        except AnalysisInputError as exc:
+            if "table2" in s.only:
+                raise
+            report.missing.append(f"Table 2 not produced: {exc}.")
+    if _wanted("correlations", s.only):
+        report.tables["correlations"] = tables.correlations(g)
+    if _wanted("achievement", s.only):
+        report.tables["achievement"] = tables.achievement(g)
+    if _wanted("table3", s.only) and not inputs.fewshot.empty:
+        report.tables["table3"] = tables.table3(inputs.fewshot)
+    if _wanted("table6", s.only):
+        report.tables["table6"] = tables.table6(g)
+    if _wanted("runtime", s.only) and inputs.ratio_stats is not None:
+        report.tables["runtime"] = tables.runtime(inputs.ratio_stats)
+
+
+def build_figures(inputs: Inputs, s: Settings, out: Path, report: Report) -> None:
+    g = inputs.general
+    if _wanted("figure2", s.only):
+        report.figures["figure2"] = figures.figure2_margins(g, out)
+    if _wanted("figure3", s.only):
+        report.figures["figure3"] = figures.figure3_achievement(g, out)
+    if _wanted("figure4", s.only) and inputs.ratio_stats is not None:
+        report.figures["figure4"] = figures.figure4_runtime(
+            tables.runtime(inputs.ratio_stats), out)
+    if _wanted("posteriors", s.only):
+        report.figures["posteriors"] = figures.figure_posteriors(
+            g, out, rope=s.rope, seed=s.seed, decimals=s.decimals, nsamples=s.nsamples)
+        pairs = pd.concat([t for k, t in report.tables.items() if k in ("table1", "table2")])
+        report.figures["posterior_bars"] = figures.figure_sign_test_bars(pairs, out)
+    for name, paths in report.figures.items():
+        if not paths:
+            report.missing.append(f"{FIGURE_TITLES[name]}: nothing to draw "
+                                  "(no scores for it in the input).")
+
+
+def readme(inputs: Inputs, s: Settings, report: Report) -> str:
+    """All tables (Markdown) and figures of the run, with the Missing section first."""
+    lines = ["# LSH benchmark \u2014 paper tables and figures", "",
+             f"Input: `{inputs.source}` ({len(inputs.general)} datasets in the general "
+             f"scenario, {len(inputs.fewshot)} few-/zero-shot rows). "
+             f"Seed {s.seed}, rope {s.rope:g}, decimals {s.decimals}, "
+             f"{s.nsamples} posterior samples per sign test.", ""]
+    if s.command:
+        lines += [f"Regenerate: `{s.command}`", ""]
+    lines += ["## Missing", ""]
+    lines += [f"- {m}" for m in report.missing] or ["- Nothing: every table and figure "
+                                                    "was produced from complete input."]
+    lines.append("")
+    for name in TABLES:
+        if name in report.tables and _wanted(name, s.only):
+            lines += [f"## {TITLES[name]}", "",
+                      NOTES[name].format(rope=s.rope, seed=s.seed, decimals=s.decimals), "",
+                      tables.to_markdown(report.tables[name], s.decimals),
+                      f"Files: `{name}.csv`, `{name}.md`, `{name}.tex`.", ""]
+    lines += ["## Figures", ""]
+    for name, paths in report.figures.items():
+        if paths:
+            png, pdf = paths
+            lines += [f"### {FIGURE_TITLES[name]}", "", f"![{FIGURE_TITLES[name]}]({png.name})",
+                      "", f"PDF: `{pdf.name}`", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def run(inputs: Inputs, out: str | Path, settings: Settings | None = None) -> Report:
+    """Make every requested artefact in ``out``; README on full runs.
+
+    With ``only=...`` just those artefacts are rewritten and the README is
+    left alone (it would otherwise lose the tables not asked for).
+    """
+    s = settings or Settings()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report(missing=missing_inputs(inputs))
+    build_tables(inputs, s, report)
+    for name, df in report.tables.items():
+        if _wanted(name, s.only):
+            report.written += _write_table(name, df, out, s)
+    build_figures(inputs, s, out, report)
+    for paths in report.figures.values():
+        report.written += paths
+    if not s.only:
+        path = out / "README.md"
+        path.write_text(readme(inputs, s, report), encoding="utf-8")
+        report.written.append(path)
+    return report
