@@ -40,7 +40,7 @@ def save(fig: Figure, out: Path, stem: str) -> list[Path]:
     return [png, pdf]
 
 
-def _new(ncols: int, width: float = 4.2, height: float = 3.6) -> tuple[Figure, list]:
+def _new(ncols: int, width: float = 4.2, height: float = 4.0) -> tuple[Figure, list]:
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(width * ncols, height), layout="constrained")
         axes = fig.subplots(1, ncols, squeeze=False)[0]
@@ -64,7 +64,8 @@ def _scatter_fit(ax, x: np.ndarray, y: np.ndarray, colour: str, label: str) -> N
         xs = np.linspace(x.min(), x.max(), 50)
         ax.plot(xs, slope * xs + icept, color="black", lw=1.2,
                 label=f"fit: r = {c['pearson_r']:.3f}, \u03c1 = {c['spearman_rho']:.3f}")
-    ax.legend(loc="best", frameon=True)
+    # Below the axes: a legend inside would hide points wherever it goes.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False, ncol=1)
     ax.grid(True, alpha=0.3)
 
 
@@ -183,7 +184,7 @@ def figure_posteriors(general: pd.DataFrame, out: Path, *, rope: float, seed: in
                     va="bottom")
             ax.text(0.5, -0.06, f"n = {len(x)}", ha="center", va="top", color="0.3")
             ax.set_xlim(-0.2, 1.2)
-            ax.set_ylim(-0.3, h + 0.18)
+            ax.set_ylim(-0.22, h + 0.12)
             ax.set_aspect("equal")
             ax.axis("off")
         return save(fig, out, "figure_sign_test_posteriors")
@@ -215,6 +216,5 @@ def figure_sign_test_bars(pairs: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_yticks(ypos, labels)
         ax.set_xlim(0, 1)
         ax.set_xlabel("posterior probability (Bayesian sign test)")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.6 / len(rows)), ncol=3,
-                  frameon=False)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
         return save(fig, out, "figure_sign_test_probabilities")
