@@ -1,0 +1,155 @@
+"""The command line: smoke sweep, clear errors on bad input, crash safety (SIGKILL + resume)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lsh_bench.config import DatasetSpec, DataSpec
+from lsh_bench.data.loader import load_dataset, load_embedded, read_mirror_file
+from lsh_bench.errors import DatasetInvalid, DatasetUnavailable
+from lsh_bench.store import iter_records, load_summary
+from tests.conftest import ROOT
+
+
+def cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "lsh_bench", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+def common(tmp_path: Path, mirror: Path) -> list[str]:
+    return [f"data.mirror_dirs=[{mirror}]", "data.use_openml=false", f"run.results_dir={tmp_path / 'res'}",
+            f"hydra.run.dir={tmp_path / 'hydra'}", "run.progress=false"]
+
+
+def test_ci_smoke_sweep_writes_complete_results(tmp_path: Path, mirror: Path) -> None:
+    """What CI runs: dataset=smoke grid=smoke method=sm, then the files are checked."""
+    out = cli("method=sm", "dataset=smoke", "grid=smoke", *common(tmp_path, mirror), cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "units: 3 done" in out.stdout
+    summary = load_summary(tmp_path / "res")
+    assert sorted(summary["dataset"]) == ["analcatdata_apnea3", "haberman", "vertebra-column"]
+    assert (summary["status"] == "done").all()
+    assert summary["val_f1"].between(0, 1).all() and summary["test_f1"].between(0, 1).all()
+    for unit_dir, rec in iter_records(tmp_path / "res"):
+        cells = pd.read_parquet(unit_dir / "cells.parquet")
+        assert len(cells) == rec["n_cells"] * 5 and cells["f1"].notna().all()
+        assert not list(unit_dir.glob(".*.tmp"))                  # no temp files left behind
+    # Hydra must not have stored anything but the composed config (no secrets: see LLM tests).
+    assert (tmp_path / "hydra" / ".hydra" / "config.yaml").is_file()
+
+
+def test_unknown_dataset_is_one_clear_error(tmp_path: Path, mirror: Path) -> None:
+    out = cli("dataset=wdcb", *common(tmp_path, mirror), cwd=ROOT)
+    assert out.returncode != 0
+    assert "Could not find 'dataset/wdcb'" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_typo_key_is_one_clear_error(tmp_path: Path, mirror: Path) -> None:
+    out = cli("run.n_jbos=2", *common(tmp_path, mirror), cwd=ROOT)
+    assert out.returncode != 0 and "n_jbos" in out.stderr and "Traceback" not in out.stderr
+    out = cli("+protocol.folds=3", *common(tmp_path, mirror), cwd=ROOT)
+    assert out.returncode == 2
+    assert "error: invalid config (conf/): protocol.folds: unknown key (typo?)" in out.stderr
+
+
+def test_missing_and_corrupt_files_are_recorded_not_crashes(tmp_path: Path, mirror: Path) -> None:
+    bad = tmp_path / "mirror"
+    bad.mkdir()
+    shutil.copy(mirror / "manifest.csv", bad / "manifest.csv")
+    with gzip.open(mirror / "43_haberman.csv.gz", "rt") as f:
+        text = f.read().replace("30,", "31,", 1)
+    with gzip.open(bad / "43_haberman.csv.gz", "wt") as f:
+        f.write(text)
+    args = [a for a in common(tmp_path, mirror) if not a.startswith("data.mirror_dirs")]
+    out = cli("dataset=[haberman,vertebra-column,paper_row_03]", "grid=smoke", f"data.mirror_dirs=[{bad}]",
+              *args, cwd=ROOT, env={"LSH_BENCH_DATA": ""})
+    assert out.returncode == 1
+    assert "checksum mismatch" in out.stdout and "failed" in out.stdout
+    assert "unavailable offline (2): vertebra-column, paper_row_03" in out.stdout
+    assert "1 unit(s) failed" in out.stderr
+
+
+def test_loader_errors_name_the_file_and_expectation(tmp_path: Path, mirror: Path) -> None:
+    spec = DatasetSpec(name="one", paper_row=1, openml_id=None, available_offline=True, file="one.csv.gz",
+                       sha256=None, n_rows=None, n_features=None, n_minority=None, ir=None, paper_n_rows=None,
+                       paper_n_features=None, paper_ir=None, ir_group="more")
+    path = tmp_path / "one.csv.gz"
+    pd.DataFrame({"a": [1, 2, 3], "target": [0, 0, 0]}).to_csv(path, index=False)
+    with pytest.raises(DatasetInvalid, match=r"'one' .*both classes 0 \(majority\) and 1 \(minority\), found \[0\]"):
+        read_mirror_file(spec, path)
+    with pytest.raises(DatasetUnavailable, match=r"'one' .*tried: .*nowhere/one.csv.gz"):
+        load_dataset(spec, DataSpec(mirror_dirs=[str(tmp_path / "nowhere")], use_openml=False))
+
+
+def test_embedded_wdbc_equals_the_mirror_copy(mirror: Path) -> None:
+    from tests.conftest import compose_config
+
+    spec = compose_config([]).dataset["wdbc"]
+    emb = load_embedded(spec)
+    mir = read_mirror_file(spec, mirror / spec.file)
+    assert emb.X.shape == mir.X.shape == (569, 30) and list(emb.X.columns) == list(mir.X.columns)
+    assert (emb.y == mir.y).all() and emb.n_minority == 212
+    assert (emb.X - mir.X).abs().to_numpy().max() <= 3e-7 + 1e-12   # SPEC: equal within 3e-7
+    assert emb.source.startswith("embedded:")
+
+
+@pytest.mark.network
+def test_openml_download(tmp_path: Path) -> None:
+    import socket
+
+    try:
+        socket.create_connection(("www.openml.org", 443), timeout=5).close()
+    except OSError as exc:
+        pytest.skip(f"OpenML not reachable from this machine ({exc})")
+    from tests.conftest import compose_config
+
+    spec = compose_config(["dataset=haberman"]).dataset["haberman"]
+    ds = load_dataset(spec, DataSpec(use_embedded=False, openml_cache_dir=str(tmp_path)))
+    assert ds.source == "openml:43" and len(ds.y) == 306 and ds.n_minority == 81
+
+
+def test_sigkill_mid_sweep_then_resume_equals_uninterrupted(tmp_path: Path, mirror: Path) -> None:
+    datasets = "dataset=[haberman,vertebra-column,analcatdata_apnea3,blood-transfusion-service-center]"
+    base = [datasets, "grid=smoke", f"data.mirror_dirs=[{mirror}]", "data.use_openml=false", "run.progress=false"]
+    ref = cli(*base, f"run.results_dir={tmp_path / 'ref'}", f"hydra.run.dir={tmp_path / 'h1'}", cwd=ROOT)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+
+    res = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lsh_bench", *base, f"run.results_dir={res}", f"hydra.run.dir={tmp_path / 'h2'}"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(res.glob("units/*/*/*/*/unit.json"))) < 1:
+        time.sleep(0.05)
+    time.sleep(0.3)  # well inside the next unit
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_done = len(list(res.glob("units/*/*/*/*/unit.json")))
+    assert 1 <= n_done < 4, "the kill should land mid-sweep"
+    again = cli(*base, f"run.results_dir={res}", f"hydra.run.dir={tmp_path / 'h3'}", cwd=ROOT)
+    assert again.returncode == 0, again.stderr[-2000:]
+
+    cols = ["dataset", "status", "ratio", "classifier", "params", "val_f1", "test_f1", "config_hash"]
+    a = load_summary(tmp_path / "ref")[cols].sort_values("dataset").reset_index(drop=True)
+    b = load_summary(res)[cols].sort_values("dataset").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    for (da, _), (db, _) in zip(iter_records(tmp_path / "ref"), iter_records(res)):
+        ca = pd.read_parquet(da / "cells.parquet").drop(columns="seconds")
+        cb = pd.read_parquet(db / "cells.parquet").drop(columns="seconds")
+        pd.testing.assert_frame_equal(ca, cb)
+    assert not list(res.rglob("*.tmp"))
