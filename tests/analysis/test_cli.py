@@ -1,0 +1,162 @@
+"""End to end: the CLI on the synthetic 60 datasets, partial inputs, bad inputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lsh_bench.analysis.__main__ import main
+from lsh_bench.analysis.load import from_summary
+from lsh_bench.analysis.report import Settings, run
+from tests.analysis.conftest import summary_rows, write_csv
+
+HEADER = "dataset,ir,SM_v,SM_t,LM_v,LM_t,LS_v,LS_t"
+PAIR_COLUMNS = ["first", "second", "group", "n", "wins", "ties", "losses", "mean_margin",
+                "p_first_better", "p_rope", "p_second_better"]
+FAST = "nsamples=4000"
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def full_runs(tmp_path_factory):
+    """The full CLI on the synthetic scores: twice with seed 0, once with seed 1."""
+    base = tmp_path_factory.mktemp("cli")
+    csv = Path(__file__).resolve().parents[1] / "data" / "analysis" / "synthetic_scores.csv"
+    stats = csv.with_name("ratio_stats.csv")
+    outs = {}
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        code = main([f"scores={csv}", f"out={base / name}", f"seed={seed}",
+                     f"runtime={stats}"])
+        assert code == 0
+        outs[name] = base / name
+    return outs
+
+
+def test_full_run_writes_every_artefact(full_runs):
+    out = full_runs["a"]
+    names = set(_files(out))
+    for t in ("table1", "table2", "correlations", "achievement", "table6", "runtime"):
+        assert {f"{t}.csv", f"{t}.md", f"{t}.tex"} <= names
+    for f in ("figure2_margin_vs_ir", "figure3_achievement_vs_ir", "figure4_runtime",
+              "figure_sign_test_posteriors", "figure_sign_test_probabilities"):
+        assert {f"{f}.png", f"{f}.pdf"} <= names
+    t1, t2 = pd.read_csv(out / "table1.csv"), pd.read_csv(out / "table2.csv")
+    assert list(t1.columns) == PAIR_COLUMNS == list(t2.columns)
+    assert t1["group"].tolist() == ["all"] * 3
+    assert t2.groupby("group").size().to_dict() == {"less": 3, "mid": 3, "more": 3}
+    readme = (out / "README.md").read_text()
+    assert "## Missing" in readme and "Table 3 is not produced" in readme
+    assert "SM: no test score on 2 of 60 datasets: row03, row06" in readme
+    assert readme.count("![") == 5 and "| LS | SM | all | 58 |" in readme
+
+
+def test_same_seed_gives_identical_bytes(full_runs):
+    a, b = _files(full_runs["a"]), _files(full_runs["b"])
+    readme_a = a.pop("README.md").replace(str(full_runs["a"]).encode(), b"OUT")
+    readme_b = b.pop("README.md").replace(str(full_runs["b"]).encode(), b"OUT")
+    assert readme_a == readme_b
+    assert a.keys() == b.keys()
+    different = [k for k in a if a[k] != b[k]]
+    assert different == []  # tables, PNGs and PDFs alike
+
+
+def test_other_seed_moves_probabilities_by_less_than_001(full_runs):
+    cols = ["p_first_better", "p_rope", "p_second_better"]
+    for t in ("table1.csv", "table2.csv"):
+        a = pd.read_csv(full_runs["a"] / t)[cols]
+        c = pd.read_csv(full_runs["c"] / t)[cols]
+        diff = (a - c).abs().to_numpy()
+        assert diff.max() < 0.01 and diff.max() > 0  # seeded, and the seed is used
+
+
+def test_only_sm_present_reports_missing_not_crash(tmp_path):
+    rows = [f"d{i},{10 - i * 0.5},0.{50 + i},0.{49 + i},,,N/A,N/A" for i in range(12)]
+    csv = write_csv(tmp_path / "s.csv", HEADER, rows)
+    assert main([f"scores={csv}", f"out={tmp_path / 'o'}", FAST]) == 0
+    readme = (tmp_path / "o" / "README.md").read_text()
+    assert "LM: no results on any of the 12 datasets." in readme
+    assert "LS: no results on any of the 12 datasets." in readme
+    assert "Figure 2 \u2014 margin of test F1 vs IR: nothing to draw" in readme
+    t1 = pd.read_csv(tmp_path / "o" / "table1.csv")
+    assert t1["n"].tolist() == [0, 0, 0] and t1["p_rope"].isna().all()
+    assert (tmp_path / "o" / "figure3_achievement_vs_ir.png").exists()  # SM panel only
+
+
+def test_store_with_ten_datasets_and_missing_units(tmp_path, summary):
+    part = summary[summary["dataset"].isin([f"d{i:02d}" for i in range(10)])]
+    part = part[~((part["method"] == "lm") & (part["dataset"] == "d04"))]
+    report = run(from_summary(part, source="store"), tmp_path,
+                 Settings(nsamples=2000, seed=0))
+    assert {"table1", "table2", "table3", "table6"} <= set(report.tables)
+    readme = (tmp_path / "README.md").read_text()
+    assert "SM: no test score on 1 of 10 datasets: d00 (not_applicable: 5 minority rows" in readme
+    assert "LM: no test score on 1 of 10 datasets: d04 (not run)" in readme
+    assert "runtime table and Figure 4 are not produced" in readme
+    t3 = pd.read_csv(tmp_path / "table3.csv")
+    assert t3["SM"].isna().all() and len(t3) == 4
+
+
+def test_too_few_datasets_skips_table2_in_a_full_run(tmp_path):
+    rows = [f"d{i},{i + 1},0.5,0.5,0.6,0.6,0.7,0.7" for i in range(5)]
+    csv = write_csv(tmp_path / "s.csv", HEADER, rows)
+    assert main([f"scores={csv}", f"out={tmp_path / 'o'}", FAST]) == 0
+    assert not (tmp_path / "o" / "table2.csv").exists()
+    assert "Table 2 not produced: IR groups need at least 3" in (
+        tmp_path / "o" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("rows, extra, message", [
+    ([f"d{i},{i + 1},0.5,0.5,0.6,0.6,0.7,0.7" for i in range(5)], ["only=table2"],
+     "IR groups need at least 3 datasets each; 5 datasets give more/mid/less = 2/2/1"),
+    (["a,2,0.5,0.5,0.6,oops,0.7,0.7"], [], "column LM_t, line 2 (dataset 'a'): 'oops'"),
+    (["a,2,1,1,1,1,1,1", "b,3,1,1,1,1,1,1", "b,4,1,1,1,1,1,1"], [], "duplicate datasets: b"),
+])
+def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, rows, extra, message):
+    csv = write_csv(tmp_path / "s.csv", HEADER, rows)
+    assert main([f"scores={csv}", f"out={tmp_path / 'o'}", FAST, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+
+
+def test_missing_column_via_subprocess(tmp_path):
+    """The real entry point: exit code 2 and a single stderr line naming the column."""
+    csv = write_csv(tmp_path / "s.csv", "dataset,ir,SM_v,SM_t,LM_v,LM_t,LS_v", ["a,2,1,1,1,1,1"])
+    proc = subprocess.run([sys.executable, "-m", "lsh_bench.analysis", f"scores={csv}",
+                           f"out={tmp_path / 'o'}"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"error: {csv}: missing column(s): LS_t"]
+    assert not (tmp_path / "o").exists()
+
+
+def test_argument_errors_and_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["out=x"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert main(["scores=x.csv", "only=table9"]) == 2
+    assert "unknown name(s) table9" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "scores=PATH.csv" in text and "only=" in text and "ties by dataset name" in text
+
+
+def test_only_writes_just_that_table(tmp_path, synthetic_csv):
+    assert main([f"scores={synthetic_csv}", f"out={tmp_path}", "only=table1", FAST]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table1.csv", "table1.md", "table1.tex"]
+
+
+def test_store_input_with_runtime_figure(tmp_path, ratio_stats_csv):
+    summ = summary_rows({f"d{i}": 10.0 - i for i in range(9)})
+    inputs = from_summary(summ, pd.read_csv(ratio_stats_csv), source="store")
+    report = run(inputs, tmp_path, Settings(nsamples=2000, only=("runtime", "figure4")))
+    assert (tmp_path / "runtime.csv").exists() and (tmp_path / "figure4_runtime.png").exists()
+    assert not (tmp_path / "README.md").exists() and report.missing
