@@ -52,6 +52,24 @@ smoke: install
 clean-env:
 	rm -rf $(VENV)
 
-# analysis targets: (reserved)
+# analysis targets: regenerate the paper's tables/figures into $(PAPER_OUT) from
+# the results store $(RESULTS), or from a scores CSV with SCORES=path.csv
+# (paper Table 6 layout). `make paper` makes everything plus README.md.
+RESULTS ?= results/store
+SCORES ?=
+PAPER_OUT ?= results/paper
+ANALYSIS = $(PY) -m lsh_bench.analysis $(if $(SCORES),scores=$(SCORES),results=$(RESULTS)) out=$(PAPER_OUT)
+table1: install
+	$(ANALYSIS) only=table1
+table2: install
+	$(ANALYSIS) only=table2
+table3: install
+	$(ANALYSIS) only=table3
+table6: install
+	$(ANALYSIS) only=table6
+figures: install
+	$(ANALYSIS) only=figures
+paper: install
+	$(ANALYSIS)
 
 # bench targets: (reserved)
