@@ -110,7 +110,13 @@ def missing_inputs(inputs: Inputs) -> list[str]:
         if not absent:
             continue
         if len(absent) == n:
-            lines.append(f"{m}: no results on any of the {n} datasets.")
+            counts = ""
+            if status is not None:
+                st = status[(status["scenario"] == "general") & (status["method"] == m)]
+                tally = st["status"].value_counts().sort_index()
+                if len(tally):
+                    counts = " (" + ", ".join(f"{k}: {v}" for k, v in tally.items()) + ")"
+            lines.append(f"{m}: no results on any of the {n} datasets{counts}.")
             continue
         why = []
         for ds in absent:
@@ -133,9 +139,9 @@ def missing_inputs(inputs: Inputs) -> list[str]:
             if f"{m}_t" not in inputs.fewshot or inputs.fewshot[f"{m}_t"].isna().all():
                 lines.append(f"Few-/zero-shot: no {m} results.")
     if inputs.ratio_stats is None:
-        lines.append("Ratio statistics: none in the input (a scores CSV has none; pass "
-                     "runtime=PATH.csv or results=DIR), so the runtime table and Figure 4 "
-                     "are not produced.")
+        lines.append("Ratio statistics: none in the input (a scores CSV carries none: pass "
+                     "runtime=PATH.csv; a store has them only for done units), so the "
+                     "runtime table and Figure 4 are not produced.")
     elif not inputs.ratio_stats["method"].isin(["LM", "LS"]).any():
         lines.append("Ratio statistics: no LM or LS rows, so Figure 4 is not produced.")
     return lines

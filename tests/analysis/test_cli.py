@@ -160,3 +160,16 @@ def test_store_input_with_runtime_figure(tmp_path, ratio_stats_csv):
     report = run(inputs, tmp_path, Settings(nsamples=2000, only=("runtime", "figure4")))
     assert (tmp_path / "runtime.csv").exists() and (tmp_path / "figure4_runtime.png").exists()
     assert not (tmp_path / "README.md").exists() and report.missing
+
+
+def test_real_store_fixture_end_to_end(tmp_path):
+    """A smoke store written by the harness itself (3 datasets, SM only, 10-cell
+    grid; unit.json + ratios.parquet kept) read through ``lsh_bench.store``."""
+    store = Path(__file__).resolve().parents[1] / "data" / "analysis" / "store_smoke"
+    assert main([f"results={store}", f"out={tmp_path}", FAST]) == 0
+    t6 = pd.read_csv(tmp_path / "table6.csv").set_index("dataset")
+    assert t6.loc["haberman", "SM_t"] == 0.4364 and t6["LM_t"].isna().all()
+    readme = (tmp_path / "README.md").read_text()
+    assert "LM: no results on any of the 3 datasets." in readme
+    assert "Table 2 not produced: IR groups need at least 3 datasets each" in readme
+    assert (tmp_path / "runtime.csv").exists()
