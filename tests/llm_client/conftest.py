@@ -103,7 +103,7 @@ def _handler_for(ep: FakeEndpoint) -> type[BaseHTTPRequestHandler]:
             body = json.loads(self.rfile.read(length) or b"{}")
             with ep.lock:
                 ep.requests.append(body)
-                ep.headers.append(dict(self.headers))
+                ep.headers.append({k.lower(): v for k, v in self.headers.items()})
                 rf = body.get("response_format") or {}
                 if ep.reject_json_schema and rf.get("type") == "json_schema":
                     step: Any = "reject"
