@@ -189,6 +189,11 @@ def stable_hash(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
+LLM_EXECUTION_FIELDS = {
+    "cache_mode", "cache_dir", "timeout_s", "max_retries", "retry_backoff_s", "n_threads", "model_path", "api_key_env",
+}
+
+
 def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
     """Hash of everything that can change one unit's scores.
 
@@ -208,5 +213,7 @@ def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
         "protocol": cfg.protocol.model_dump(),
     }
     if cfg.method.kind in ("llm", "hybrid"):
-        payload["llm"] = cfg.llm.model_dump(exclude={"cache_mode", "cache_dir", "timeout_s", "max_retries"})
+        # Execution details only (where answers are cached, how to retry, local
+        # paths, threads): replayed answers are the same whatever they are.
+        payload["llm"] = cfg.llm.model_dump(exclude=LLM_EXECUTION_FIELDS)
     return stable_hash(payload)
