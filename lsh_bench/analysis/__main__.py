@@ -83,6 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command that redoes a run, minus ``out=`` (so the README's bytes do
+    not depend on where it is written)."""
+    parts = [f"scores={args.scores}" if args.scores else f"results={args.results}"]
+    if args.runtime:
+        parts.append(f"runtime={args.runtime}")
+    if args.config_hash:
+        parts.append(f"config_hash={args.config_hash}")
+    parts += [f"seed={args.seed}", f"rope={args.rope:g}", f"decimals={args.decimals}",
+              f"nsamples={args.nsamples}"]
+    return "python -m lsh_bench.analysis " + shlex.join(parts) + " out=DIR"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(_normalise(argv))
@@ -100,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             inputs = load_results(args.results, args.config_hash)
         settings = Settings(seed=args.seed, rope=args.rope, decimals=args.decimals,
                             nsamples=args.nsamples, only=only,
-                            command="python -m lsh_bench.analysis " + shlex.join(argv))
+                            command=_command(args))
         report = run(inputs, args.out, settings)
     except AnalysisInputError as exc:
         print(f"error: {exc}", file=sys.stderr)

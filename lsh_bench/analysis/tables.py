@@ -157,6 +157,10 @@ def _cell(value: object, column: str, decimals: int) -> str:
         v = float(value)
         if column.endswith("_p"):
             return f"{v:.3g}"
+        if column == "ir":
+            return f"{v:.2f}"  # Table 5 gives IR to 2 decimals
+        if column == "ratio":
+            return f"{v:g}"
         if column in ("paper_row", "fold", "folds") or column.startswith("llm_calls") \
                 or column.endswith("_tokens"):
             return f"{v:.0f}"
@@ -178,7 +182,8 @@ def to_markdown(df: pd.DataFrame, decimals: int = 4) -> str:
 
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-                  "^": r"\textasciicircum{}"}
+                  "^": r"\textasciicircum{}", "\u2014": "---", "\u2013": "--",
+                  "\u2212": "$-$"}
 
 
 def latex_escape(text: str) -> str:

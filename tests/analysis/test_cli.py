@@ -26,14 +26,17 @@ def _files(out: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def full_runs(tmp_path_factory):
-    """The full CLI on the synthetic scores: twice with seed 0, once with seed 1."""
+    """The full CLI on the synthetic scores: twice with seed 0 (fewer posterior
+    samples, for speed); seed 0 and 1 again with the default 50000 samples
+    for the tables only (figures are what cost time)."""
     base = tmp_path_factory.mktemp("cli")
     csv = Path(__file__).resolve().parents[1] / "data" / "analysis" / "synthetic_scores.csv"
     stats = csv.with_name("ratio_stats.csv")
     outs = {}
-    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+    for name, seed, extra in (("a", 0, FAST), ("b", 0, FAST),
+                              ("s0", 0, "only=table1,table2"), ("s1", 1, "only=table1,table2")):
         code = main([f"scores={csv}", f"out={base / name}", f"seed={seed}",
-                     f"runtime={stats}"])
+                     f"runtime={stats}", extra])
         assert code == 0
         outs[name] = base / name
     return outs
@@ -59,10 +62,7 @@ def test_full_run_writes_every_artefact(full_runs):
 
 def test_same_seed_gives_identical_bytes(full_runs):
     a, b = _files(full_runs["a"]), _files(full_runs["b"])
-    readme_a = a.pop("README.md").replace(str(full_runs["a"]).encode(), b"OUT")
-    readme_b = b.pop("README.md").replace(str(full_runs["b"]).encode(), b"OUT")
-    assert readme_a == readme_b
-    assert a.keys() == b.keys()
+    assert a.keys() == b.keys() and "README.md" in a
     different = [k for k in a if a[k] != b[k]]
     assert different == []  # tables, PNGs and PDFs alike
 
@@ -70,8 +70,8 @@ def test_same_seed_gives_identical_bytes(full_runs):
 def test_other_seed_moves_probabilities_by_less_than_001(full_runs):
     cols = ["p_first_better", "p_rope", "p_second_better"]
     for t in ("table1.csv", "table2.csv"):
-        a = pd.read_csv(full_runs["a"] / t)[cols]
-        c = pd.read_csv(full_runs["c"] / t)[cols]
+        a = pd.read_csv(full_runs["s0"] / t)[cols]
+        c = pd.read_csv(full_runs["s1"] / t)[cols]
         diff = (a - c).abs().to_numpy()
         assert diff.max() < 0.01 and diff.max() > 0  # seeded, and the seed is used
 
