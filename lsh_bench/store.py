@@ -85,6 +85,11 @@ class UnitStore:
         return FileLock(str(self.dir / ".lock"), timeout=timeout)
 
     def write(self, record: dict[str, Any], cells: pd.DataFrame | None, ratios: pd.DataFrame | None) -> None:
+        # Called with the unit's lock held, so no other writer is active: a
+        # temporary file here is left over from a writer killed mid-write (SIGKILL,
+        # node failure) -- remove it so no stray partial file stays in the store.
+        for stale in self.dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
         if cells is not None:
             atomic_write_parquet(self.dir / "cells.parquet", cells)
         if ratios is not None:
