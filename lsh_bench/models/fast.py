@@ -67,6 +67,7 @@ class FitContext:
     _post: dict[bool, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _post_users: dict[bool, list[int]] = field(default_factory=dict)
     _post_seconds: dict[bool, float] = field(default_factory=dict)
+    _estimators: dict[int, tuple[Any, dict[str, Any]] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.seconds = [0.0] * len(self.cells)
@@ -103,6 +104,16 @@ class FitContext:
         for scale, users in self._post_users.items():
             self.charge(sorted(set(users)), self._post_seconds[scale])
 
+    def estimator(self, pos: int) -> tuple[Any, dict[str, Any]] | None:
+        """A fresh estimator of the cell and its ``get_params()`` (built once; ``None`` if it cannot be built)."""
+        if pos not in self._estimators:
+            try:
+                est = build_estimator(self.cells[pos])
+                self._estimators[pos] = (est, est.get_params())
+            except Exception:  # unimportable / bad params: the separate fit reports it
+                self._estimators[pos] = None
+        return self._estimators[pos]
+
     def fit_separately(self, pos: int) -> None:
         """The reference computation for one cell (same as ``fit_predict_cell``)."""
         X_tr, X_va = self.matrices(pos)
@@ -136,8 +147,6 @@ def score_cells_fast(
     families: list[Family] | None = None,
 ) -> tuple[list[float], list[float]]:
     """F1 and seconds per cell, same order as ``cells``; equal to separate fits."""
-    from lsh_bench.models.evaluate import minority_f1
-
     ctx = FitContext(list(cells), schema, mode, np.asarray(X_tr), np.asarray(y_tr), np.asarray(X_va))
     with threadpool_limits(1):
         for family in _families() if families is None else families:
@@ -149,11 +158,41 @@ def score_cells_fast(
                 ctx.fit_separately(pos)
     ctx.settle_post_costs()
     f1 = []
+    score = MemoF1(np.asarray(y_va))
     for pos in range(len(cells)):
         t0 = time.perf_counter()
-        f1.append(minority_f1(y_va, ctx.predictions[pos]))
+        f1.append(score(ctx.predictions[pos]))
         ctx.seconds[pos] += time.perf_counter() - t0
     return f1, ctx.seconds
+
+
+class MemoF1:
+    """``minority_f1``, computed once per distinct confusion matrix.
+
+    scikit-learn's binary F1 is a function of the counts (tp, fp, fn) and of
+    the label set, so two predictions with equal counts and labels get the
+    bit-identical float from the same call; ``f1_score``'s input validation
+    costs ~5 ms a call, more than most fits here.
+    """
+
+    def __init__(self, y_true: np.ndarray) -> None:
+        self.y_true = y_true
+        self.positive = y_true == 1
+        self._memo: dict[tuple[Any, ...], float] = {}
+
+    def __call__(self, y_pred: np.ndarray) -> float:
+        from lsh_bench.models.evaluate import minority_f1
+
+        y_pred = np.asarray(y_pred)
+        if y_pred.shape != self.y_true.shape or y_pred.dtype.kind not in "iub":
+            return minority_f1(self.y_true, y_pred)
+        pred_pos = y_pred == 1
+        tp = int(np.count_nonzero(pred_pos & self.positive))
+        key = (tp, int(np.count_nonzero(pred_pos)) - tp, int(np.count_nonzero(self.positive)) - tp,
+               tuple(np.unique(y_pred).tolist()))
+        if key not in self._memo:
+            self._memo[key] = minority_f1(self.y_true, y_pred)
+        return self._memo[key]
 
 
 def group_by(
@@ -162,13 +201,12 @@ def group_by(
     """Group cells by ``key(cell, estimator)``; a ``None`` key means "not mine"."""
     groups: dict[Any, list[tuple[int, Any]]] = {}
     for pos in positions:
-        try:
-            est = build_estimator(ctx.cells[pos])
-        except Exception:  # unimportable / bad params: the separate fit reports it
+        built = ctx.estimator(pos)
+        if built is None:
             continue
-        k = key(ctx.cells[pos], est)
+        k = key(ctx.cells[pos], built[0])
         if k is not None:
-            groups.setdefault(k, []).append((pos, est))
+            groups.setdefault(k, []).append((pos, built[0]))
     return groups
 
 

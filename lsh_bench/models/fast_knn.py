@@ -170,7 +170,7 @@ def score_knn(ctx: FitContext, positions: list[int]) -> None:
         X_tr, X_va = ctx.matrices(pos0)
         for pos, _ in members[1:]:
             ctx.matrices(pos)
-        ks = sorted({int(est.get_params()["n_neighbors"]) for _, est in members})
+        ks = sorted({int(est.n_neighbors) for _, est in members})
         ks = [k for k in ks if k <= len(X_tr)]
         t0 = time.perf_counter()
         metric = effective_metric(members[0][1].get_params())
@@ -181,6 +181,6 @@ def score_knn(ctx: FitContext, positions: list[int]) -> None:
         # unserved member pays for its separate fit on top).
         ctx.charge([pos for pos, _ in members], time.perf_counter() - t0)
         for pos, est in members:
-            pred = by_k.get(int(est.get_params()["n_neighbors"]))
+            pred = by_k.get(int(est.n_neighbors))
             if pred is not None:
                 ctx.predictions[pos] = classes[pred]

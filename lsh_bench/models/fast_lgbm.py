@@ -86,22 +86,30 @@ def _fit_recording(est: Any, X_tr: np.ndarray, y_tr: np.ndarray, X_va: np.ndarra
 
 
 def _depth_rank(est: Any) -> float:
-    d = est.get_params().get("max_depth", -1)
+    d = est.max_depth
     return float("inf") if d is None or d <= 0 else float(d)
 
 
 def max_leaf_depth(est: Any) -> int:
-    """Deepest leaf (edges from the root) over all trees of a fitted model."""
+    """Deepest leaf (edges from the root) over all trees of a fitted model.
+
+    Read from the model text (``left_child``/``right_child`` arrays of each
+    tree; a negative child is a leaf), which is much cheaper than ``dump_model``.
+    """
     deepest = 0
-    for tree in est.booster_.dump_model()["tree_info"]:
-        stack = [(tree["tree_structure"], 0)]
-        while stack:
-            node, depth = stack.pop()
-            if "left_child" in node:
-                stack.append((node["left_child"], depth + 1))
-                stack.append((node["right_child"], depth + 1))
-            else:
-                deepest = max(deepest, depth)
+    left: list[int] = []
+    for line in est.booster_.model_to_string().splitlines():
+        if line.startswith("left_child="):
+            left = [int(v) for v in line[len("left_child="):].split()]
+        elif line.startswith("right_child="):
+            right = [int(v) for v in line[len("right_child="):].split()]
+            depth = {0: 0}
+            for node in range(len(left)):  # parents come before their children
+                for child in (left[node], right[node]):
+                    if child < 0:
+                        deepest = max(deepest, depth[node] + 1)
+                    else:
+                        depth[child] = depth[node] + 1
     return deepest
 
 
@@ -117,7 +125,7 @@ def _depth_unused(est: Any) -> bool:
     limit = _depth_rank(est)
     if limit == float("inf"):
         return True
-    num_leaves = est.get_params().get("num_leaves", 31)
+    num_leaves = est.num_leaves
     return 2 ** limit >= num_leaves and max_leaf_depth(est) < limit
 
 
@@ -129,7 +137,7 @@ def score_lgbm(ctx: FitContext, positions: list[int]) -> None:
         if len(members) < 2:
             continue  # nothing to share
         members = sorted(members, key=lambda m: _depth_rank(m[1]))
-        wanted = {int(e.get_params()["n_estimators"]) for _, e in members}
+        wanted = {int(e.n_estimators) for _, e in members}
         i = 0
         while i < len(members):
             depth = _depth_rank(members[i][1])
@@ -143,7 +151,7 @@ def score_lgbm(ctx: FitContext, positions: list[int]) -> None:
                 break  # not provably identical: the rest are fitted separately
             for pos, member in served:
                 ctx.matrices(pos)
-                ctx.predictions[pos] = predictions[int(member.get_params()["n_estimators"])]
+                ctx.predictions[pos] = predictions[int(member.n_estimators)]
             i += len(served)
 
 
@@ -152,7 +160,7 @@ def _run(ctx: FitContext, pos0: int, est: Any, wanted: set[int]) -> tuple[dict[i
     X_tr, X_va = ctx.matrices(pos0)
     n_max = max(wanted)
     t0 = time.perf_counter()
-    if est.get_params()["boosting_type"] in PREFIX_TYPES:
+    if est.boosting_type in PREFIX_TYPES:
         est.fit(X_tr, ctx.y_tr)
         out = {n: est.predict(X_va, num_iteration=n) for n in wanted}
         return out, time.perf_counter() - t0

@@ -25,7 +25,7 @@ from lsh_bench.models.fast import FitContext, group_by, params_key
 
 
 def _depth_rank(est: Any) -> float:
-    d = est.get_params()["max_depth"]
+    d = est.max_depth
     return float("inf") if d is None else float(d)
 
 
