@@ -350,37 +350,49 @@ def run_sweep(cfg: BenchConfig) -> list[dict[str, Any]]:
     """
     specs = list(cfg.dataset.values())
     records: list[dict[str, Any]] = []
-    deferred: list[tuple[DatasetSpec, UnitStore, str]] = []
+    deferred: list[tuple[DatasetSpec, UnitStore, str, int | None]] = []
     disable = None if cfg.run.progress else True
     bar = tqdm(total=len(specs), desc=f"{cfg.method.name}/{cfg.scenario.name} units", unit="unit", disable=disable)
     cell_bar = tqdm(total=0, desc="cells", unit="cell", leave=False, disable=disable)
 
-    def todo(store: UnitStore) -> dict[str, Any] | None:
+    def stamp(store: UnitStore) -> int | None:
+        try:
+            return store.record_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def todo(store: UnitStore, seen: int | None = -1) -> dict[str, Any] | None:
         rec = store.record()
         if rec is not None and (rec["status"] in FINISHED or not cfg.run.rerun_failed):
+            return rec
+        # Written by another process since we first looked (it failed there, while
+        # we waited for its lock): take that record; it is retried on the next run,
+        # not computed twice now.
+        if rec is not None and seen != -1 and stamp(store) != seen:
             return rec
         return None
 
     for spec in specs:
         h = unit_config_hash(cfg, spec)
         store = UnitStore(cfg.run.results_dir, cfg.scenario.name, cfg.method.name, spec.name, h)
+        seen = stamp(store)
         done = todo(store)
         if done is None:
             lock = try_lock(store)
             if lock is None:
-                deferred.append((spec, store, h))
+                deferred.append((spec, store, h, seen))
                 continue
             try:
-                done = todo(store) or compute_unit(cfg, spec, store, h, cell_bar)
+                done = todo(store, seen) or compute_unit(cfg, spec, store, h, cell_bar)
             finally:
                 lock.release()
         records.append(done)
         bar.set_postfix_str(f"{spec.name}: {done['status']}")
         bar.update(1)
-    for spec, store, h in deferred:
+    for spec, store, h, seen in deferred:
         log.info("waiting for unit %s, being computed by another process", spec.name)
         with store.lock(timeout=-1):
-            done = todo(store) or compute_unit(cfg, spec, store, h, cell_bar)
+            done = todo(store, seen) or compute_unit(cfg, spec, store, h, cell_bar)
         records.append(done)
         bar.update(1)
     cell_bar.close()
