@@ -67,15 +67,19 @@ def variables_text(variables: list[Variable], descriptions: dict[str, str]) -> s
 
 
 def example_program(schema: FeatureSchema, variables: list[Variable]) -> str:
-    """A tiny program on this dataset's first numeric column, to show the format."""
-    num = [v for v in variables if v.kind != "categorical"]
+    """A short program on this dataset's numeric columns, to show the format.
+
+    A 135M model tends to copy it, so it already emits several rows and
+    touches two variables; init (a random real row) and jitter keep copied
+    programs from giving identical rows.
+    """
+    num = [v for v in variables if v.kind != "categorical"][:2]
     ops: list[dict] = [{"op": "init"}, {"op": "output"}]
-    if num:
-        v = num[0]
-        step = (v.high - v.low) / 10 or 1.0
-        mid = (v.low + v.high) / 2
-        ops += [{"op": "change_by", "var": v.name, "delta": float(f"{step:.3g}")}, {"op": "output"},
-                {"op": "set_to", "var": v.name, "value": float(f"{mid:.4g}")}, {"op": "output"}]
+    for v in num:
+        step = float(f"{((v.high - v.low) / 10 or 1.0):.3g}")
+        mid = float(f"{(v.low + v.high) / 2:.4g}")
+        ops += [{"op": "change_by", "var": v.name, "delta": step}, {"op": "output"},
+                {"op": "init"}, {"op": "set_to", "var": v.name, "value": mid}, {"op": "output"}]
     return json.dumps({"ops": ops})
 
 

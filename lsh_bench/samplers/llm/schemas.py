@@ -72,24 +72,32 @@ def _literal(values: list[str]) -> Any:
 
 
 def variables_model(schema: FeatureSchema) -> type[BaseModel]:
-    """``{"variables": [{name, description, units, jitter, scale, min, max}, ...]}``, one per column."""
-    units = list(UNITS) + [categorical_units(c) for c in schema.columns if c.kind == "categorical"]
-    variable = create_model(
-        "Variable",
-        __config__=ConfigDict(extra="forbid"),
-        name=(_literal(schema.names), ...),
-        description=(str, Field(..., max_length=DESCRIPTION_CHARS)),
-        units=(_literal(list(dict.fromkeys(units))), ...),
-        jitter=(_literal(list(DISTRIBUTIONS)), ...),
-        scale=(float, ...),
-        min=(float, ...),
-        max=(float, ...),
-    )
-    n = len(schema)
+    """``{"variables": [{name, description, units, jitter, scale, min, max}, ...]}``, one per column.
+
+    The list is a tuple (JSON ``prefixItems``): item j must name column j, so
+    under a grammar the model writes every column once, in order — a 135M
+    model given a free list was seen to repeat one column three times. Units
+    are the three kinds for a numeric column and the allowed values for a
+    categorical one.
+    """
+    items = []
+    for j, col in enumerate(schema.columns):
+        units = [categorical_units(col)] if col.kind == "categorical" else list(UNITS)
+        items.append(create_model(
+            f"Variable{j}",
+            __config__=ConfigDict(extra="forbid"),
+            name=(_literal([col.name]), ...),
+            description=(str, Field(..., max_length=DESCRIPTION_CHARS)),
+            units=(_literal(units), ...),
+            jitter=(_literal(list(DISTRIBUTIONS)), ...),
+            scale=(float, ...),
+            min=(float, ...),
+            max=(float, ...),
+        ))
     return create_model(
         "Variables",
         __config__=ConfigDict(extra="forbid"),
-        variables=(list[variable], Field(..., min_length=1, max_length=n)),  # type: ignore[valid-type]
+        variables=(tuple[tuple(items)], ...),  # type: ignore[misc]
     )
 
 
