@@ -72,4 +72,6 @@ figures: install
 paper: install
 	$(ANALYSIS)
 
-# bench targets: (reserved)
+# bench: fast vs straightforward grid evaluator, same run; exact F1 check (results/bench/grid.json)
+bench: install
+	$(PY) scripts/bench_grid.py
