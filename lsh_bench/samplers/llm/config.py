@@ -28,7 +28,7 @@ class LLMConfig(BaseModel):
     max_retries: int = Field(3, ge=0)          # retries after the first attempt (endpoints only)
     retry_backoff_s: float = Field(1.0, ge=0)   # first retry wait; doubles per retry, capped at 60 s
     n_ctx: int = Field(8192, gt=0)
-    n_threads: int = Field(2, gt=0)             # local backend: llama.cpp threads per process
+    n_threads: int = Field(1, gt=0)             # local backend: llama.cpp threads; 2 only on an idle machine
     price_per_1k_prompt: float | None = None
     price_per_1k_completion: float | None = None
     cache_mode: Literal["readwrite", "readonly", "off"] = "readwrite"
