@@ -1,0 +1,130 @@
+"""LS (the LSH hybrid): LLM seeds up to r0, then SMOTE on real + seeds up to r (SPEC section 1).
+
+The seeds are exactly the rows ``LLMOverSampler(sampling_strategy=r0)``
+writes on the same data with the same LLM seed: same requests, so the replay
+cache shares them across the ratios of a fold and the LLM is called for one
+ratio per fold, not five. Every ratio r > r0 is then reached by SMOTE (SMOTENC
+when ``categorical_features`` is non-empty; SMOTEN if every column is
+categorical) run on real minority + seeds. Output order: original rows,
+seeds, SMOTE rows.
+
+With zero or one real minority row SMOTE finds its neighbours among the
+seeds. If real + seeds are fewer than ``k_neighbors + 1``, k is lowered to
+their number - 1 (recorded in ``k_neighbors_``); with a single minority row
+in all, SMOTE cannot interpolate and ``SamplerNotApplicable`` is raised.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
+from imblearn.over_sampling.base import BaseOverSampler
+from sklearn.utils._param_validation import Interval
+
+from lsh_bench.data.schema import FeatureSchema
+from lsh_bench.errors import SamplerNotApplicable
+from lsh_bench.samplers.llm.config import LLMConfig
+from lsh_bench.samplers.llm.sampler import LLMOverSampler, minority_majority, rows_to_add
+from lsh_bench.samplers.llm.types import LLMUsage
+
+
+class LSHSampler(BaseOverSampler):
+    """LS: seeds from the LLM up to ``seed_ratio`` (r0), SMOTE from real + seeds up to ``sampling_strategy``.
+
+    Fitted: ``n_seeds_``, ``n_smote_``, ``k_neighbors_`` (the k SMOTE used),
+    ``usage_`` and ``generation_`` (of the seed generation).
+    """
+
+    _sampling_type = "over-sampling"
+    _parameter_constraints: dict = {
+        **BaseOverSampler._parameter_constraints,
+        "sampling_strategy": [Interval(numbers.Real, 0, 1, closed="right")],
+        "seed_ratio": [Interval(numbers.Real, 0, 1, closed="right")],
+        "schema": [FeatureSchema, None],
+        "llm": [LLMConfig, None],
+        "k_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "categorical_features": [list, None],
+        "random_state": [numbers.Integral],
+        "llm_seed": [numbers.Integral],
+        "client": "no_validation",
+    }
+
+    def __init__(
+        self,
+        sampling_strategy: float = 1.0,
+        *,
+        seed_ratio: float = 0.2,
+        schema: FeatureSchema | None = None,
+        llm: LLMConfig | None = None,
+        k_neighbors: int = 5,
+        categorical_features: list[int] | None = None,
+        random_state: int = 0,
+        llm_seed: int = 0,
+        client: Any = None,
+    ) -> None:
+        super().__init__(sampling_strategy=sampling_strategy)
+        self.seed_ratio = seed_ratio
+        self.schema = schema
+        self.llm = llm
+        self.k_neighbors = k_neighbors
+        self.categorical_features = categorical_features
+        self.random_state = random_state
+        self.llm_seed = llm_seed
+        self.client = client
+
+    def _seeder(self) -> LLMOverSampler:
+        """The LM sampler whose r0 rows are the seeds (same arguments -> same LLM requests)."""
+        return LLMOverSampler(
+            sampling_strategy=self.seed_ratio, schema=self.schema, llm=self.llm,
+            random_state=self.llm_seed, client=self.client,
+        )
+
+    def fit_resample(self, X, y, **params):
+        if float(self.sampling_strategy) < float(self.seed_ratio):
+            raise ValueError(
+                f"LS: sampling_strategy {self.sampling_strategy} is below seed_ratio {self.seed_ratio} "
+                "(r0 is the first applicable ratio)"
+            )
+        _, _, n_min, _ = minority_majority(np.asarray(y).ravel())
+        if n_min > 0:
+            return super().fit_resample(X, y, **params)
+        self._validate_params()  # zero-shot: imblearn rejects a one-class y (see LLMOverSampler)
+        return self._fit_resample(np.asarray(X, dtype=float), np.asarray(y).ravel())
+
+    def _fit_resample(self, X, y):
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y)
+        label_min, _, n_min, n_maj = minority_majority(y)
+        n_total = rows_to_add(float(self.sampling_strategy), n_min, n_maj)
+        seeder = self._seeder()
+        X1, y1 = seeder.fit_resample(X, y)
+        self.usage_: LLMUsage = seeder.usage_
+        self.generation_ = seeder.generation_
+        self.n_seeds_ = seeder.n_generated_
+        self.n_smote_ = n_total - self.n_seeds_
+        self.k_neighbors_ = self.k_neighbors
+        self.n_features_in_ = X.shape[1]
+        if self.n_smote_ <= 0:
+            return X1, y1
+        n_pool = n_min + self.n_seeds_
+        if n_pool < 2:
+            raise SamplerNotApplicable(
+                f"LS: {n_min} real minority row(s) + {self.n_seeds_} seed(s): SMOTE needs at least 2 to interpolate"
+            )
+        self.k_neighbors_ = min(self.k_neighbors, n_pool - 1)
+        smote = self._smote(X.shape[1])
+        X2, y2 = smote.fit_resample(X1, y1)
+        return X2, y2
+
+    def _smote(self, n_features: int) -> SMOTE | SMOTENC | SMOTEN:
+        cats = list(self.categorical_features or [])
+        kw = dict(sampling_strategy=float(self.sampling_strategy), k_neighbors=self.k_neighbors_,
+                  random_state=self.random_state)
+        if not cats:
+            return SMOTE(**kw)
+        if len(cats) == n_features:
+            return SMOTEN(**kw)
+        return SMOTENC(categorical_features=cats, **kw)

@@ -1,0 +1,154 @@
+"""LM: the LLM writes every synthetic minority row needed to reach the ratio (SPEC section 1).
+
+An imbalanced-learn over-sampler: hyper-parameters stored unchanged in
+``__init__``, all work in ``fit_resample``, fitted state with a trailing
+underscore. A float ``sampling_strategy`` is minority/majority after
+resampling (imblearn's meaning), and the sampler adds exactly as many rows as
+imblearn's SMOTE would for that ratio: ``int(n_majority * r - n_minority)``.
+
+Zero-shot: imblearn's input checks need both classes, and a training part
+with no minority row has one. ``fit_resample`` then skips imblearn's checks
+(it still validates X and y with scikit-learn) and treats the absent class
+as the minority: label 1, the harness's minority label, when the present
+class is 0.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+from imblearn.over_sampling.base import BaseOverSampler
+from sklearn.utils import check_array, column_or_1d
+from sklearn.utils._param_validation import Interval
+
+from lsh_bench.data.schema import Column, FeatureSchema
+from lsh_bench.errors import RatioNotApplicable
+from lsh_bench.samplers.llm.config import LLMConfig
+from lsh_bench.samplers.llm.types import LLMUsage
+
+MINORITY_LABEL = 1   # the harness's convention (target 1 = minority); used when the class is absent
+
+
+def minority_majority(y: np.ndarray) -> tuple[Any, Any, int, int]:
+    """(minority label, majority label, n_minority, n_majority); the minority may be absent."""
+    labels, counts = np.unique(y, return_counts=True)
+    if len(labels) == 2:
+        i_min, i_maj = (0, 1) if counts[0] < counts[1] else (1, 0)
+        if counts[0] == counts[1]:
+            i_min, i_maj = (1, 0) if labels[1] == MINORITY_LABEL else (0, 1)
+        return labels[i_min], labels[i_maj], int(counts[i_min]), int(counts[i_maj])
+    if len(labels) == 1:
+        present = labels[0]
+        if present == MINORITY_LABEL:
+            raise ValueError("y holds only the minority class (1): there is no majority to balance against")
+        return type(present)(MINORITY_LABEL), present, 0, int(counts[0])
+    raise ValueError(f"the LLM samplers need a binary target, got {len(labels)} classes")
+
+
+def rows_to_add(ratio: float, n_minority: int, n_majority: int) -> int:
+    """imblearn's SMOTE count for a float ratio; RatioNotApplicable below one row."""
+    n = int(n_majority * ratio - n_minority)
+    if n < 1:
+        raise RatioNotApplicable(
+            f"ratio {ratio} adds int({n_majority} * {ratio} - {n_minority}) = {n} rows (< 1): "
+            f"the minority/majority is already {n_minority / max(n_majority, 1):.4f}"
+        )
+    return n
+
+
+def default_schema(n_features: int) -> FeatureSchema:
+    """All-numeric schema with names x0, x1, ... (used when none is given, e.g. plain arrays)."""
+    return FeatureSchema(tuple(Column(f"x{j}", "numeric") for j in range(n_features)))
+
+
+class LLMOverSampler(BaseOverSampler):
+    """LM: LLM-generated minority rows up to ``sampling_strategy`` (float ratio).
+
+    ``client``: optional chat client (tests, custom endpoints); default
+    ``get_client(llm)``. Fitted: ``n_generated_``, ``usage_`` (the client's
+    usage of this fit), ``generation_`` (``GenerationStats``).
+    """
+
+    _sampling_type = "over-sampling"
+    _parameter_constraints: dict = {
+        **BaseOverSampler._parameter_constraints,
+        "sampling_strategy": [Interval(numbers.Real, 0, 1, closed="right")],
+        "schema": [FeatureSchema, None],
+        "llm": [LLMConfig, None],
+        "random_state": [numbers.Integral],
+        "client": "no_validation",
+    }
+
+    def __init__(
+        self,
+        sampling_strategy: float = 1.0,
+        *,
+        schema: FeatureSchema | None = None,
+        llm: LLMConfig | None = None,
+        random_state: int = 0,
+        client: Any = None,
+    ) -> None:
+        super().__init__(sampling_strategy=sampling_strategy)
+        self.schema = schema
+        self.llm = llm
+        self.random_state = random_state
+        self.client = client
+
+    # -- imblearn entry point, with the zero-shot bypass
+    def fit_resample(self, X, y, **params):
+        y_arr = column_or_1d(np.asarray(y))
+        _, _, n_min, n_maj = minority_majority(y_arr)
+        rows_to_add(float(self.sampling_strategy), n_min, n_maj)  # RatioNotApplicable before imblearn's ValueError
+        if n_min > 0:
+            return super().fit_resample(X, y, **params)
+        # zero-shot: imblearn would reject a one-class y; validate by hand and go straight to the work
+        self._validate_params()
+        X_arr = check_array(X, dtype=float)
+        if len(X_arr) != len(y_arr):
+            raise ValueError(f"X has {len(X_arr)} rows but y has {len(y_arr)}")
+        self.n_features_in_ = X_arr.shape[1]
+        return self._fit_resample(X_arr, y_arr)
+
+    def _schema(self, n_features: int) -> FeatureSchema:
+        schema = self.schema if self.schema is not None else default_schema(n_features)
+        if len(schema) != n_features:
+            raise ValueError(f"schema has {len(schema)} columns but X has {n_features}")
+        return schema
+
+    def _client(self, cfg: LLMConfig) -> Any:
+        if self.client is not None:
+            return self.client
+        from lsh_bench.samplers.llm.client import get_client
+
+        return get_client(cfg)
+
+    def _fit_resample(self, X, y):
+        from lsh_bench.samplers.llm.generator import generate_rows
+
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y)
+        label_min, _, n_min, n_maj = minority_majority(y)
+        n_new = rows_to_add(float(self.sampling_strategy), n_min, n_maj)
+        cfg = self.llm if self.llm is not None else LLMConfig()
+        schema = self._schema(X.shape[1])
+        client = self._client(cfg)
+        take = getattr(client, "take_usage", None)
+        if take is not None:
+            take()  # drop anything not ours: usage_ is this fit's usage only
+        rows, stats = generate_rows(
+            X[y == label_min], n_new, schema=schema, cfg=cfg, seed=int(self.random_state),
+            client=client, X_train=X,
+        )
+        self.usage_: LLMUsage = take() if take is not None else stats.usage
+        self.generation_ = stats
+        self.n_generated_ = n_new
+        X_res = np.vstack([X, rows])
+        y_res = np.concatenate([y, np.full(n_new, label_min, dtype=y.dtype)])
+        return X_res, y_res
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
