@@ -11,6 +11,7 @@ import json
 from typing import Callable
 
 from lsh_bench.data.schema import FeatureSchema
+from lsh_bench.samplers.llm.schemas import data_units
 from lsh_bench.samplers.llm.types import ChatRequest, ChatResponse
 
 REPORT = "The minority rows are older patients with more positive nodes; the variables rise together."
@@ -25,7 +26,7 @@ def step_of(req: ChatRequest) -> str:
 def good_variables(schema: FeatureSchema, **over) -> str:
     items = []
     for c in schema.columns:
-        item = {"name": c.name, "description": f"the {c.name}", "units": "any number",
+        item = {"name": c.name, "description": f"the {c.name}", "units": data_units(c),
                 "jitter": "normal", "scale": 0.5, "min": -1e9, "max": 1e9}
         item.update(over)
         items.append(item)
