@@ -24,8 +24,8 @@ def env(**extra: str) -> dict[str, str]:
 
 
 def cli(*args: str, module: str = "lsh_bench", extra_env: dict[str, str] | None = None,
-        timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env(**(extra_env or {})),
+        timeout: float = 300, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env(**(extra_env or {})),
                           capture_output=True, text=True, timeout=timeout)
 
 
