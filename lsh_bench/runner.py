@@ -185,6 +185,16 @@ def _usage_dict(u: LLMUsage) -> dict[str, Any]:
     }
 
 
+def _ratio_row(ratio: float | None, fold: int, s: GridScores) -> dict[str, Any]:
+    """One row of ratios.parquet: what resampling a training part cost."""
+    return {
+        "ratio": ratio, "fold": fold, "resample_seconds": s.resample_seconds,
+        "n_train_resampled": s.n_train_resampled, "convergence_warnings": s.convergence_warnings,
+        "llm_calls": s.usage.calls, "llm_cache_hits": s.usage.cache_hits, "llm_seconds": s.usage.seconds,
+        "llm_prompt_tokens": s.usage.prompt_tokens, "llm_completion_tokens": s.usage.completion_tokens,
+    }
+
+
 # ------------------------------------------------------------------ unit ---
 def run_unit(cfg: BenchConfig, ds: Dataset, progress: tqdm | None = None) -> tuple[dict[str, Any], pd.DataFrame | None, pd.DataFrame | None]:
     """Run the protocol on one loaded dataset. Returns (record fields, cells, ratio stats)."""
@@ -235,12 +245,7 @@ def run_unit(cfg: BenchConfig, ds: Dataset, progress: tqdm | None = None) -> tup
     for ri, fi, s in results:
         r = plan.applicable[ri]
         usage.add(s.usage)
-        ratio_rows.append({
-            "ratio": r, "fold": fi, "resample_seconds": s.resample_seconds, "n_train_resampled": s.n_train_resampled,
-            "convergence_warnings": s.convergence_warnings,
-            "llm_calls": s.usage.calls, "llm_cache_hits": s.usage.cache_hits, "llm_seconds": s.usage.seconds,
-            "llm_prompt_tokens": s.usage.prompt_tokens, "llm_completion_tokens": s.usage.completion_tokens,
-        })
+        ratio_rows.append(_ratio_row(r, fi, s))
         for cell, f1, sec in zip(cells, s.f1, s.seconds):
             fold_f1.setdefault((ri, cell.index), []).append(f1)
             cell_rows.append({
@@ -254,13 +259,7 @@ def run_unit(cfg: BenchConfig, ds: Dataset, progress: tqdm | None = None) -> tup
     refit = _run_tasks([Task(ri, ratio, REFIT, _fold_data(ds, split.refit))], [cell], ds.schema, mode,
                        sampler_for, evaluator)[0][2]
     usage.add(refit.usage)
-    ratio_rows.append({
-        "ratio": ratio, "fold": REFIT, "resample_seconds": refit.resample_seconds,
-        "n_train_resampled": refit.n_train_resampled, "convergence_warnings": refit.convergence_warnings,
-        "llm_calls": refit.usage.calls,
-        "llm_cache_hits": refit.usage.cache_hits, "llm_seconds": refit.usage.seconds,
-        "llm_prompt_tokens": refit.usage.prompt_tokens, "llm_completion_tokens": refit.usage.completion_tokens,
-    })
+    ratio_rows.append(_ratio_row(ratio, REFIT, refit))
     if progress is not None:
         progress.update(1)
     test = round_f1(refit.f1[0], d)
