@@ -66,20 +66,27 @@ def variables_text(variables: list[Variable], descriptions: dict[str, str]) -> s
     return "\n".join(lines)
 
 
-def example_program(schema: FeatureSchema, variables: list[Variable]) -> str:
-    """A short program on this dataset's numeric columns, to show the format.
+def example_program(schema: FeatureSchema, variables: list[Variable], n_outputs: int = 10) -> str:
+    """A program on this dataset's numeric columns with ``n_outputs`` outputs, to show the format.
 
-    A 135M model tends to copy it, so it already emits several rows and
-    touches two variables; init (a random real row) and jitter keep copied
-    programs from giving identical rows.
+    A 135M model copies the example's shape: an example with 3 outputs gave
+    programs of 2-4 rows, so many rounds per generation. This one cycles
+    through up to three numeric columns (change_by, output) and restarts from
+    a fresh real row (init) every third output; init (a random real row) and
+    jitter keep copied programs from giving identical rows.
     """
-    num = [v for v in variables if v.kind != "categorical"][:2]
+    num = [v for v in variables if v.kind != "categorical"][:3]
     ops: list[dict] = [{"op": "init"}, {"op": "output"}]
-    for v in num:
-        step = float(f"{((v.high - v.low) / 10 or 1.0):.3g}")
-        mid = float(f"{(v.low + v.high) / 2:.4g}")
-        ops += [{"op": "change_by", "var": v.name, "delta": step}, {"op": "output"},
-                {"op": "init"}, {"op": "set_to", "var": v.name, "value": mid}, {"op": "output"}]
+    outputs, i = 1, 0
+    while outputs < n_outputs:
+        if outputs % 3 == 0:
+            ops.append({"op": "init"})
+        if num:
+            v = num[i % len(num)]
+            step = float(f"{((v.high - v.low) / 10 or 1.0):.3g}")
+            ops.append({"op": "change_by", "var": v.name, "delta": step if i % 2 == 0 else -step})
+        ops.append({"op": "output"})
+        outputs, i = outputs + 1, i + 1
     return json.dumps({"ops": ops})
 
 
@@ -100,5 +107,5 @@ def program(
         "set_to (give a variable a value), change_by (add a delta to a numeric variable), "
         "output (emit the current row). Vary the rows like the real data varies. "
         f"Use at least {n_outputs} output operations.\n"
-        f"Format example: {example_program(schema, variables_)}"
+        f"Format example: {example_program(schema, variables_, n_outputs)}"
     )
