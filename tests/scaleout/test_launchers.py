@@ -9,6 +9,7 @@ import pytest
 
 from lsh_bench.store import iter_records
 from tests.scaleout.conftest import cli, common, reference_summary, summary
+from tests.scaleout.test_secrets import dummy_keys, files_containing
 
 METHODS = ["sm", "org"]
 SETS = ["haberman", "vertebra-column"]
@@ -16,9 +17,14 @@ SETS = ["haberman", "vertebra-column"]
 
 def _multirun(tmp_path: Path, mirror: Path, launcher: str, *extra: str) -> Path:
     res = tmp_path / "res"
+    keys = dummy_keys()
     out = cli("-m", f"method={','.join(METHODS)}", f"dataset={','.join(SETS)}", f"hydra/launcher={launcher}",
-              *extra, *common(mirror, res), f"hydra.sweep.dir={tmp_path / 'sweep'}")
+              *extra, *common(mirror, res), f"hydra.sweep.dir={tmp_path / 'sweep'}", "llm=openai",
+              extra_env=keys)
     assert out.returncode == 0, out.stderr[-3000:]
+    # the launcher's own files (joblib temp, submitit pickles and job logs) hold no key either
+    assert files_containing(tmp_path, list(keys.values())) == []
+    assert not any(k in out.stdout + out.stderr for k in keys.values())
     # one Hydra job per (method, dataset) combination, each with its own output dir
     jobs = sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir() and p.name.isdigit())
     assert jobs == ["0", "1", "2", "3"]

@@ -25,8 +25,12 @@ def files_containing(root: Path, needles: list[str]) -> list[str]:
     return hits
 
 
+def dummy_keys() -> dict[str, str]:
+    return {"OPENAI_API_KEY": f"sk-test-{secrets.token_hex(16)}", "LSH_TEST_KEY": f"lsh-{secrets.token_hex(16)}"}
+
+
 def test_dummy_keys_never_written(tmp_path: Path, mirror: Path) -> None:
-    keys = {"OPENAI_API_KEY": f"sk-test-{secrets.token_hex(16)}", "LSH_TEST_KEY": f"lsh-{secrets.token_hex(16)}"}
+    keys = dummy_keys()
     cwd = tmp_path / "cwd"      # every relative default (results/store, results/hydra, results/llm_cache) lands here
     cwd.mkdir()
     args = ["method=sm", "dataset=haberman", "grid=smoke", "llm=openai", "llm.api_key_env=LSH_TEST_KEY",
