@@ -23,7 +23,7 @@ ifneq ($(wildcard $(SHARED_DATA)/manifest.csv),)
 export LSH_BENCH_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: install run test test-all smoke bench paper table1 table2 table3 table6 figures clean-env
+.PHONY: install run test test-all smoke bench paper table1 table2 table3 table6 figures clean-env record-llm-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -75,3 +75,10 @@ paper: install
 # bench: fast vs straightforward grid evaluator, same run; exact F1 check (results/bench/grid.json)
 bench: install
 	$(PY) scripts/bench_grid.py
+
+# Re-record the replay cache the LM/LS runner tests use, from the real local model.
+record-llm-cache: install
+	rm -rf results/record_llm_cache
+	$(PY) -m lsh_bench method=ls dataset=haberman grid=smoke llm.cache_dir=tests/fixtures/llm_cache_runner run.results_dir=results/record_llm_cache
+	$(PY) -m lsh_bench method=lm dataset=haberman grid=smoke llm.cache_dir=tests/fixtures/llm_cache_runner run.results_dir=results/record_llm_cache
+	$(PY) scripts/record_llm_cache.py

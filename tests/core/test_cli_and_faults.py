@@ -153,3 +153,18 @@ def test_sigkill_mid_sweep_then_resume_equals_uninterrupted(tmp_path: Path, mirr
         cb = pd.read_parquet(db / "cells.parquet").drop(columns="seconds")
         pd.testing.assert_frame_equal(ca, cb)
     assert not list(res.rglob("*.tmp"))
+
+
+def test_failed_unit_in_a_joblib_multirun_does_not_stop_the_other_jobs(tmp_path: Path, mirror: Path) -> None:
+    bad = tmp_path / "mirror"
+    bad.mkdir()
+    shutil.copy(mirror / "1524_vertebra-column.csv.gz", bad)
+    with gzip.open(bad / "43_haberman.csv.gz", "wt") as f:
+        f.write("not the file\n")
+    out = cli("-m", "dataset=haberman,vertebra-column", "grid=smoke", "hydra/launcher=joblib",
+              "hydra.launcher.n_jobs=2", f"data.mirror_dirs=[{bad}]", "data.use_openml=false",
+              f"run.results_dir={tmp_path / 'res'}", f"hydra.sweep.dir={tmp_path / 'sweep'}", "run.progress=false",
+              cwd=ROOT, env={"LSH_BENCH_DATA": ""})
+    assert out.returncode == 1 and "UnitsFailed: 1 unit(s) failed" in out.stderr
+    status = dict(zip(*load_summary(tmp_path / "res")[["dataset", "status"]].T.values))
+    assert status == {"haberman": "failed", "vertebra-column": "done"}
