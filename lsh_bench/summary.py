@@ -18,7 +18,7 @@ def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
             "scenario": r["scenario"],
             "method": r["method"],
             "status": r["status"],
-            "ratio": choice.get("ratio"),
+            "ratio": float("nan") if choice.get("ratio") is None else choice["ratio"],  # ORG: no ratio
             "clf": choice.get("classifier", ""),
             "params": ",".join(f"{k}={v}" for k, v in params.items()) if params else "",
             "val_f1": r.get("val_f1"),
