@@ -47,7 +47,7 @@ NOTES = {
                    "(ddof=0). Paper: SM 0.9146/0.1888, LM 0.9406/0.1739, LS 0.9380/0.1303.",
     "table3": "SM is N/A by design in these scenarios.",
     "table6": "N/A: no score (not applicable, not run, or failed; see Missing).",
-    "runtime": "Sums over the CV folds and the refit (folds = their count); "
+    "runtime": "Sums over the CV folds (folds = their count; the refit is left out); "
                "resample_seconds_mean is per fold.",
 }
 FIGURE_TITLES = {
