@@ -7,6 +7,7 @@ accounting live in ``client.py`` so both backends are replayed the same way.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import importlib.util
 import logging
@@ -73,6 +74,19 @@ def resolve_model_path(cfg: LLMConfig) -> Path:
 
 _MODELS: dict[tuple[int, str, int, int], "llama_cpp.Llama"] = {}
 _MODELS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free loaded models before interpreter shutdown.
+
+    Left to ``Llama.__del__`` during shutdown, llama-cpp-python's cleanup
+    runs after its native library handles are gone and prints a TypeError
+    traceback ("Exception ignored in Llama.__del__") at the end of every run.
+    """
+    with _MODELS_LOCK:
+        for key in [k for k in _MODELS if k[0] == os.getpid()]:
+            _MODELS.pop(key).close()
 
 
 def load_llama(path: Path, n_ctx: int, n_threads: int) -> "llama_cpp.Llama":
