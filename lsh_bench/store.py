@@ -140,7 +140,7 @@ def load_summary(results_dir: str | Path) -> pd.DataFrame:
 
 RATIO_COLUMNS = [
     "dataset", "scenario", "method", "ratio", "fold", "resample_seconds",
-    "llm_calls", "llm_seconds", "llm_prompt_tokens", "llm_completion_tokens",
+    "llm_calls", "llm_cache_hits", "llm_seconds", "llm_prompt_tokens", "llm_completion_tokens",
 ]
 
 
