@@ -1,0 +1,117 @@
+"""LM and LS through the whole protocol.
+
+* Replayed from a cache recorded from the real embedded model by the
+  project's own code (``make record-llm-cache``)::
+
+      python -m lsh_bench method=ls dataset=haberman grid=smoke llm.cache_dir=tests/fixtures/llm_cache_runner
+      python -m lsh_bench method=lm dataset=haberman grid=smoke 'ratios=[0.4]' llm.cache_dir=...
+
+  read-only here: a request that was not recorded is an error
+  (``LLMCacheMiss``), so a change to prompts or schemas fails these tests
+  until the cache is re-recorded.
+* The call accounting of LM vs LS over a whole sweep, with a scripted chat
+  backend standing in for the model (fast, exact call counts).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import lsh_bench.runner as runner
+import lsh_bench.samplers.llm.backends as backends
+import lsh_bench.samplers.llm.client as client
+from lsh_bench.data.loader import load_dataset
+from lsh_bench.runner import run_sweep
+from lsh_bench.store import load_ratio_stats
+from tests.llm_gen.fakes import ScriptedBackend
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "llm_cache_runner"
+
+
+def replay_cfg(make_cfg, method: str, *extra: str):
+    return make_cfg(f"method={method}", "dataset=haberman", "grid=smoke", "llm.cache_mode=readonly",
+                    f"llm.cache_dir={FIXTURE}", *extra)
+
+
+@pytest.fixture(autouse=True)
+def fresh_clients():
+    client._CLIENTS.clear()          # one client per config and process: start each test afresh
+    yield
+    client._CLIENTS.clear()
+
+
+@pytest.mark.parametrize("method,extra", [("ls", ()), ("lm", ("ratios=[0.4]",))])
+def test_replay_of_real_model_runs_the_whole_protocol(make_cfg, monkeypatch, method: str, extra) -> None:
+    if not any(FIXTURE.rglob("*.json")):
+        pytest.fail(f"no recorded LLM cache in {FIXTURE}: run `make record-llm-cache`")
+    (rec,) = run_sweep(replay_cfg(make_cfg, method, *extra))
+    assert rec["status"] == "done", rec.get("reason")
+    assert 0 <= rec["test_f1"] <= 1 and 0 < rec["val_f1"] <= 1
+    assert rec["llm"]["calls"] == 0 and rec["llm"]["cache_hits"] > 0     # replayed: no model call
+    assert rec["provenance"]["llm"]["model"] == "SmolLM2-135M-Instruct-Q4_1"
+    assert len(rec["llm"]["keys"]) > 0
+    if method == "ls":
+        assert rec["seed_ratio"] == rec["ratios_applicable"][0] == 0.4
+        stats = load_ratio_stats(make_cfg().run.results_dir)
+        folds = stats[stats["fold"] >= 0]
+        assert (folds.groupby("ratio")["llm_cache_hits"].sum() > 0).all()
+    # Rerunning the finished sweep computes nothing and calls no LLM.
+    monkeypatch.setattr(runner, "run_unit", lambda *a, **k: pytest.fail("recomputed a finished unit"))
+    assert run_sweep(replay_cfg(make_cfg, method, *extra)) == [rec]
+
+
+def test_ls_makes_at_most_a_fifth_of_lm_calls_and_reruns_make_none(make_cfg, tmp_path, monkeypatch) -> None:
+    cfg = make_cfg("dataset=haberman")
+    schema = load_dataset(cfg.dataset["haberman"], cfg.data).schema
+    backend_calls: list[ScriptedBackend] = []
+
+    def scripted(llm_cfg):
+        backend_calls.append(ScriptedBackend(schema))
+        return backend_calls[-1]
+
+    monkeypatch.setattr(backends, "make_backend", scripted)
+    records = {}
+    for method in ("lm", "ls"):
+        cache = tmp_path / f"cache_{method}"
+        (rec,) = run_sweep(make_cfg(f"method={method}", "dataset=haberman", "grid=smoke", f"llm.cache_dir={cache}"))
+        assert rec["status"] == "done", rec.get("reason")
+        records[method] = rec
+    lm, ls = records["lm"]["llm"], records["ls"]["llm"]
+    assert len(records["lm"]["ratios_applicable"]) == 4
+    assert ls["calls"] > 0 and 5 * ls["calls"] <= lm["calls"], (ls["calls"], lm["calls"])
+    assert sum(b.calls for b in backend_calls) == ls["calls"] + lm["calls"]   # accounting = real calls
+    assert ls["prompt_tokens"] == 100 * ls["calls"]
+
+    # Same sweep again: finished units are skipped, no call at all.
+    n_before = sum(b.calls for b in backend_calls)
+    for method in ("lm", "ls"):
+        (again,) = run_sweep(make_cfg(f"method={method}", "dataset=haberman", "grid=smoke",
+                                      f"llm.cache_dir={tmp_path / f'cache_{method}'}"))
+        assert again == records[method]
+    # A fresh results directory with the same cache: recomputed, but every answer replayed.
+    client._CLIENTS.clear()
+    fresh = make_cfg("method=ls", "dataset=haberman", "grid=smoke", f"llm.cache_dir={tmp_path / 'cache_ls'}",
+                     f"run.results_dir={tmp_path / 'fresh'}")
+    (replayed,) = run_sweep(fresh)
+    assert replayed["llm"]["calls"] == 0 and replayed["test_f1"] == records["ls"]["test_f1"]
+    assert sum(b.calls for b in backend_calls) == n_before
+
+
+def test_readonly_cache_miss_is_a_recorded_failure_naming_the_cache(make_cfg, tmp_path) -> None:
+    (rec,) = run_sweep(make_cfg("method=ls", "dataset=haberman", "grid=smoke", "llm.cache_mode=readonly",
+                                f"llm.cache_dir={tmp_path / 'empty_cache'}"))
+    assert rec["status"] == "failed"
+    assert "LLMCacheMiss" in rec["reason"] and "empty_cache" in rec["reason"]
+
+
+@pytest.mark.parametrize("scenario", ["fewshot", "zeroshot"])
+def test_sm_is_not_applicable_in_few_and_zero_shot(make_cfg, scenario: str) -> None:
+    (sm,) = run_sweep(make_cfg("method=sm", f"scenario={scenario}", "dataset=haberman", "grid=smoke"))
+    assert sm["status"] == "not_applicable" and "at least 6 real minority rows" in sm["reason"]
+    (org,) = run_sweep(make_cfg("method=org", f"scenario={scenario}", "dataset=haberman", "grid=smoke"))
+    if scenario == "fewshot":
+        assert org["status"] == "done" and org["choice"]["ratio"] is None
+    else:
+        assert org["status"] == "not_applicable" and "no minority row" in org["reason"]
