@@ -76,9 +76,10 @@ paper: install
 bench: install
 	$(PY) scripts/bench_grid.py
 
-# Re-record the replay cache the LM/LS runner tests use, from the real local model.
+# Re-record the replay caches the LM/LS tests use, from the real local model (~10 min on 2 cores).
+# Delete tests/fixtures/llm_cache_runner first to drop entries no test asks for any more.
 record-llm-cache: install
 	rm -rf results/record_llm_cache
 	$(PY) -m lsh_bench method=ls dataset=haberman grid=smoke llm.cache_dir=tests/fixtures/llm_cache_runner run.results_dir=results/record_llm_cache
-	$(PY) -m lsh_bench method=lm dataset=haberman grid=smoke llm.cache_dir=tests/fixtures/llm_cache_runner run.results_dir=results/record_llm_cache
+	$(PY) -m lsh_bench method=lm dataset=haberman grid=smoke 'ratios=[0.4]' llm.cache_dir=tests/fixtures/llm_cache_runner run.results_dir=results/record_llm_cache
 	$(PY) scripts/record_llm_cache.py
