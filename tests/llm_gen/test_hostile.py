@@ -122,6 +122,12 @@ def test_empty_or_outputless_programs_are_retried(bad, reason):
     assert stats.rejected[f"program:{reason}"] == 1
 
 
+def test_program_with_changes_but_no_output_gets_one_final_output():
+    prog = json.dumps({"ops": [{"op": "init"}, {"op": "set_to", "var": "age", "value": 50}]})
+    _, stats, _ = run(program=[prog, good_program(SCHEMA)])
+    assert stats.repairs["appended_output"] >= 1 and stats.rejected["program:no_output"] == 0
+
+
 def test_programs_never_usable_raise():
     with pytest.raises(LLMOutputInvalid) as e:
         run(program=['{"ops": []}'])

@@ -378,8 +378,10 @@ def parse_program(
     ``bad_number``, ``unknown_category``); values outside a variable's range
     are clipped (``value_clipped``), deltas to the range's width
     (``delta_clipped``); more than ``max_ops`` operations are cut
-    (``truncated_list``). A program left empty (``empty_program``) or without
-    an ``output`` (``no_output``) raises ``AnswerInvalid``.
+    (``truncated_list``). A program that changes variables but never outputs
+    gets one final ``output`` (``appended_output``). A program left empty
+    (``empty_program``) or with no output and no change (``no_output``) raises
+    ``AnswerInvalid``.
     """
     items = load_json(text, "ops", repairs)
     if len(items) > max_ops:
@@ -426,5 +428,11 @@ def parse_program(
     if not ops:
         raise AnswerInvalid("empty_program", f"no usable operation among {len(items)}")
     if not any(o.op == "output" for o in ops):
-        raise AnswerInvalid("no_output", f"{len(ops)} operations, none is 'output'")
+        if not any(o.op in ("set_to", "change_by") for o in ops):
+            raise AnswerInvalid("no_output", f"{len(ops)} operations, none is 'output'")
+        # A small model often writes the changes of a row and stops before
+        # emitting it: emit the final state once (repair ``appended_output``).
+        # A program of bare ``init``s says nothing of its own and is retried.
+        repairs["appended_output"] += 1
+        ops.append(Op("output"))
     return ops
