@@ -21,6 +21,7 @@ recorded as skipped with the counts that excluded them.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
@@ -192,7 +193,19 @@ def _ratio_row(ratio: float | None, fold: int, s: GridScores) -> dict[str, Any]:
         "n_train_resampled": s.n_train_resampled, "convergence_warnings": s.convergence_warnings,
         "llm_calls": s.usage.calls, "llm_cache_hits": s.usage.cache_hits, "llm_seconds": s.usage.seconds,
         "llm_prompt_tokens": s.usage.prompt_tokens, "llm_completion_tokens": s.usage.completion_tokens,
+        "llm_rounds": s.sampler_info.get("rounds", 0),
+        "llm_rejected": json.dumps(s.sampler_info.get("rejected", {}), sort_keys=True),
+        "llm_repairs": json.dumps(s.sampler_info.get("repairs", {}), sort_keys=True),
     }
+
+
+def _counter_totals(rows: list[dict[str, Any]], column: str) -> dict[str, int]:
+    """Sum the JSON counters of one ratios.parquet column (rejected answers / repairs by kind)."""
+    total: dict[str, int] = {}
+    for row in rows:
+        for kind, n in json.loads(row[column]).items():
+            total[kind] = total.get(kind, 0) + n
+    return dict(sorted(total.items()))
 
 
 # ------------------------------------------------------------------ unit ---
@@ -272,7 +285,11 @@ def run_unit(cfg: BenchConfig, ds: Dataset, progress: tqdm | None = None) -> tup
         "val_f1": val, "test_f1": test, "achievement": (test / val) if val > 0 else None,
         "fold_f1": [round_f1(x, d) for x in fold_f1[(ri, ci)]],
         "n_tied_best": n_tied, "n_cells": len(cells) * len(plan.applicable),
-        "llm": _usage_dict(usage) | {"keys": sorted(set(usage.keys))},
+        "llm": _usage_dict(usage) | {
+            "rejected": _counter_totals(ratio_rows, "llm_rejected"),
+            "repairs": _counter_totals(ratio_rows, "llm_repairs"),
+            "keys": sorted(set(usage.keys)),
+        },
     }
     return record, pd.DataFrame(cell_rows), pd.DataFrame(ratio_rows)
 

@@ -65,8 +65,12 @@ def _usage_of(sampler: Any) -> LLMUsage:
 
 
 def _info_of(sampler: Any) -> dict[str, Any]:
-    info = getattr(sampler, "generation_", None)
-    return dict(info) if isinstance(info, dict) else {}
+    """What an LLM generation went through: program rounds, rejected answers and repairs by kind."""
+    gen = getattr(sampler, "generation_", None)
+    if gen is None or not hasattr(gen, "as_dict"):
+        return {}
+    d = gen.as_dict()
+    return {"rounds": d.get("rounds", 0), "rejected": d.get("rejected", {}), "repairs": d.get("repairs", {})}
 
 
 def make_pipeline(

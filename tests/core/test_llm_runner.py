@@ -52,6 +52,7 @@ def test_replay_of_real_model_runs_the_whole_protocol(make_cfg, monkeypatch, met
     assert rec["llm"]["calls"] == 0 and rec["llm"]["cache_hits"] > 0     # replayed: no model call
     assert rec["provenance"]["llm"]["model"] == "SmolLM2-135M-Instruct-Q4_1"
     assert len(rec["llm"]["keys"]) > 0
+    assert sum(rec["llm"]["repairs"].values()) > 0       # the 135M model's answers needed repairs: recorded
     if method == "ls":
         assert rec["seed_ratio"] == rec["ratios_applicable"][0] == 0.4
         stats = load_ratio_stats(make_cfg().run.results_dir)
