@@ -24,6 +24,7 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils._param_validation import Interval
 
 from lsh_bench.data.schema import Column, FeatureSchema
+from lsh_bench.data.splits import smote_rows_to_add
 from lsh_bench.errors import RatioNotApplicable
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.types import LLMUsage
@@ -49,7 +50,7 @@ def minority_majority(y: np.ndarray) -> tuple[Any, Any, int, int]:
 
 def rows_to_add(ratio: float, n_minority: int, n_majority: int) -> int:
     """imblearn's SMOTE count for a float ratio; RatioNotApplicable below one row."""
-    n = int(n_majority * ratio - n_minority)
+    n = smote_rows_to_add(n_majority, n_minority, ratio)
     if n < 1:
         raise RatioNotApplicable(
             f"ratio {ratio} adds int({n_majority} * {ratio} - {n_minority}) = {n} rows (< 1): "
