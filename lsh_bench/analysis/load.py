@@ -329,18 +329,13 @@ def read_ratio_stats_csv(path: str | Path) -> pd.DataFrame | None:
 
 def load_results(results_dir: str | Path, config_hash: str | None = None) -> Inputs:
     """Read the harness's results store (the I/O edge of :func:`from_summary`)."""
-    try:
-        from lsh_bench import store
-    except ImportError as exc:  # store.py is written in parallel
-        raise AnalysisInputError(f"cannot read results: lsh_bench.store unavailable ({exc})") from None
+    from lsh_bench import store  # the I/O edge; imported here so CSV-only use needs no store
+
     results_dir = Path(results_dir)
     if not results_dir.exists():
         raise AnalysisInputError(f"results directory {results_dir} does not exist")
     summary = store.load_summary(results_dir)
     if summary is None or len(summary) == 0:
         raise AnalysisInputError(f"results directory {results_dir} holds no results")
-    try:
-        ratio_stats = store.load_ratio_stats(results_dir)
-    except (FileNotFoundError, AttributeError):
-        ratio_stats = None
-    return from_summary(summary, ratio_stats, config_hash, source=str(results_dir))
+    ratio_stats = store.load_ratio_stats(results_dir)   # empty when no unit wrote any
+    return from_summary(summary, ratio_stats if len(ratio_stats) else None, config_hash, source=str(results_dir))
