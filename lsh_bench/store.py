@@ -32,10 +32,17 @@ RETRIED = ("failed", "unavailable")            # recomputed on the next run
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then ``os.replace`` it into place.
+
+    Readers see the old file or the new one, never a part; a crash leaves at
+    most a ``.<name>.*.tmp`` file, which no reader opens. Used by the results
+    store and the LLM replay cache (both shared between processes).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; results and cache entries are shared data
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -9,7 +9,8 @@ Layout: one small JSON file per answer, ``<cache_dir>/<key[:2]>/<key>.json``.
 Entries are written to a temporary file in the same directory and moved into
 place with ``os.replace`` (atomic on POSIX and Windows), so several processes
 can share one cache directory and a crash never leaves a partial entry under
-an entry's name. Temporary files start with ``.tmp-`` and are never read.
+an entry's name (``lsh_bench.store.atomic_write_bytes``). Temporary files
+(``.<name>.*.tmp``) are never read.
 A file under an entry's name that cannot be parsed is an error naming the
 file: a silent miss would re-ask the model and hide the damage.
 """
@@ -18,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any, Literal
 
 from lsh_bench.errors import ConfigError, LLMCacheMiss, LLMError
 from lsh_bench.samplers.llm.types import ChatRequest, ChatResponse
+from lsh_bench.store import atomic_write_bytes
 
 CacheMode = Literal["readwrite", "readonly", "off"]
 CACHE_MODES: tuple[str, ...] = ("readwrite", "readonly", "off")
@@ -144,21 +144,7 @@ class ReplayCache:
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         data = json.dumps(entry, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                os.chmod(tmp, 0o644)  # mkstemp makes 0600; entries are shared data
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write_bytes(path, data)
         return path
 
 
