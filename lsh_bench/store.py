@@ -18,6 +18,7 @@ See ``results/README.md`` for the schema.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -27,8 +28,7 @@ from typing import Any, Iterator
 import pandas as pd
 from filelock import FileLock, Timeout
 
-FINISHED = ("done", "not_applicable")          # never recomputed
-RETRIED = ("failed", "unavailable")            # recomputed on the next run
+FINISHED = ("done", "not_applicable")   # never recomputed; "failed" and "unavailable" are retried
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -57,15 +57,9 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 class UnitStore:
