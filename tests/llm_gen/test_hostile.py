@@ -182,3 +182,19 @@ def test_reproducible_and_draws_increment():
     np.testing.assert_array_equal(a, b)
     assert [r.draw for r in fa.requests] == [r.draw for r in fb.requests] == [0, 0, 0, 1, 2]
     assert {r.seed for r in fa.requests} == {3}
+
+
+def test_each_accepted_program_can_run_several_times_with_fresh_draws():
+    """executions_per_program=k: k state-machine runs per program, fewer LLM calls, the same first run."""
+    five = json.dumps({"ops": [{"op": "change_by", "var": "dose", "value": 0.1}, {"op": "output"}] * 5})
+    one_run = ScriptedBackend(SCHEMA, program=[five])
+    _, s1 = generate_rows(X_MIN, 30, schema=SCHEMA, cfg=CFG, seed=3, client=one_run, X_train=X_ALL)
+    cfg3 = CFG.model_copy(update={"executions_per_program": 3})
+    three_runs = ScriptedBackend(SCHEMA, program=[five])
+    rows, s3 = generate_rows(X_MIN, 30, schema=SCHEMA, cfg=cfg3, seed=3, client=three_runs, X_train=X_ALL)
+    assert (s1.rounds, s1.executions, s1.rows_generated) == (6, 6, 30)
+    assert (s3.rounds, s3.executions, s3.rows_generated) == (2, 6, 30)
+    assert three_runs.served["program"] == 2 < one_run.served["program"] == 6
+    assert len(np.unique(rows, axis=0)) > 10            # runs differ: fresh start rows and jitter
+    with pytest.raises(ValueError, match="executions_per_program"):
+        LLMConfig(executions_per_program=0)

@@ -36,4 +36,8 @@ class LLMConfig(BaseModel):
     example_rows: int = Field(30, gt=0)
     min_outputs_per_round: int = Field(10, gt=0)
     max_rounds: int = Field(50, gt=0)
+    # Times each accepted program is executed (fresh start row and jitter each time). The paper
+    # executes a program once (1); the embedded 135M model writes ~5 usable outputs per program,
+    # so conf/llm/local.yaml raises it to keep LM sweeps to minutes, not hours.
+    executions_per_program: int = Field(1, ge=1, le=100)
     report_words: int = Field(500, gt=0)

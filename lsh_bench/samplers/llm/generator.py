@@ -16,8 +16,9 @@
 3. **programs** (constrained JSON, ``schemas.program_model``), each shown the
    report, the variables and a seeded sample of ``example_rows`` minority
    rows, asked for at least ``min_outputs_per_round`` outputs, executed by
-   the state machine, until at least N rows exist; exactly N are kept (seeded
-   subsample).
+   the state machine (``executions_per_program`` times, each from a fresh
+   start row with fresh jitter; 1 = the paper), until at least N rows exist;
+   exactly N are kept (seeded subsample).
 
 Ranges: a value may lie in the range observed in the training minority,
 widened by ``MARGIN`` of its width on each side (not below 0 if the observed
@@ -83,6 +84,7 @@ class GenerationStats:
     rows_shown_report: int = 0
     rows_generated: int = 0
     rounds: int = 0                                   # program rounds that produced rows
+    executions: int = 0                               # state-machine runs of accepted programs
     answers: Counter = field(default_factory=Counter)           # step -> answers read
     first_try_valid: Counter = field(default_factory=Counter)   # step -> answers valid as returned
     rejected: Counter = field(default_factory=Counter)          # "step:reason" -> retried answers
@@ -309,7 +311,10 @@ def generate_rows(
             stats.first_try_valid["program"] += 1
         try:
             ops = parse_program(text, schema, variables, max_ops, stats.repairs)
-            new = run_program(ops, variables, example if len(example) else midpoint, r)
+            start_rows = example if len(example) else midpoint
+            # one stream r for all executions: execution 1 is exactly the paper's single run
+            new = np.vstack([run_program(ops, variables, start_rows, r)
+                             for _ in range(cfg.executions_per_program)])
         except (AnswerInvalid, ProgramError) as e:
             err = e if isinstance(e, AnswerInvalid) else AnswerInvalid("bad_program", str(e))
             stats.rejected[f"program:{err.reason}"] += 1
@@ -320,6 +325,7 @@ def generate_rows(
             continue
         failures = 0
         stats.rounds += 1
+        stats.executions += cfg.executions_per_program
         rows.append(new)
         total += len(new)
 
