@@ -23,7 +23,7 @@ ifneq ($(wildcard $(SHARED_DATA)/manifest.csv),)
 export LSH_BENCH_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: install run test test-all smoke bench paper table1 table2 table3 table6 figures clean-env record-llm-cache
+.PHONY: install run test test-all smoke bench bench-sweep paper table1 table2 table3 table6 figures clean-env record-llm-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,7 +74,13 @@ paper: install
 
 # bench: fast vs straightforward grid evaluator, same run; exact F1 check (results/bench/grid.json)
 bench: install
-	$(PY) scripts/bench_grid.py
+	$(PY) scripts/bench_grid.py --n-jobs 2
+
+# bench-sweep: a whole SM sweep as users run it (wall time, peak memory, slowest datasets)
+PREPROCESS ?= paper standard
+DATASETS ?= mirrored
+bench-sweep: install
+	$(PY) scripts/bench_sweep.py --datasets $(DATASETS) --preprocess $(PREPROCESS) --n-jobs 2
 
 # Re-record the replay caches the LM/LS tests use, from the real local model (~10 min on 2 cores).
 # Delete tests/fixtures/llm_cache_runner first to drop entries no test asks for any more.

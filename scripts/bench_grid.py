@@ -14,7 +14,13 @@ speed-up is a ratio of the two totals measured in the same run; per
 classifier seconds show where the remaining time goes. Writes
 ``results/bench/grid.json``.
 
-    python scripts/bench_grid.py --datasets haberman,wdbc,kc3 --folds 0,1
+    python scripts/bench_grid.py --datasets haberman,wdbc,kc3 --folds 0,1 --n-jobs 2
+
+With ``--n-jobs N`` (N > 1) the fast evaluator is run a second time over the
+same tasks in N joblib worker processes (one BLAS/OpenMP thread each, as the
+runner does with ``run.n_jobs``); ``speedup_parallel`` is the single-process
+straightforward total over that wall time, and its F1s must equal the
+sequential ones.
 """
 
 from __future__ import annotations
@@ -78,7 +84,16 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def bench_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
+def fast_f1(fold: FoldData, cells: list, schema: Any, mode: str, sampler: Any) -> list[float]:
+    """One (fold, ratio) task of the fast evaluator, as a joblib worker runs it."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return evaluate_shared(fold, cells, schema, mode, sampler, fast=True).f1
+
+
+def bench_dataset(name: str, args: argparse.Namespace, jobs: list[tuple[tuple, list[float]]]) -> dict[str, Any]:
+    """Time both evaluators on every (fold, ratio) task; append (task args, fast F1s) to ``jobs``."""
     cfg = compose_config(name, args.preprocess, args.grid)
     spec = next(iter(cfg.dataset.values()))
     ds = load_dataset(spec, cfg.data)
@@ -105,6 +120,7 @@ def bench_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.perf_counter()
             fast = evaluate_shared(fold, cells, ds.schema, mode, sampler, fast=True)
             t_fast = time.perf_counter() - t0
+            jobs.append(((fold, cells, ds.schema, mode, sampler), list(fast.f1)))
             diffs = [abs(a - b) for a, b in zip(ref.f1, fast.f1)]
             bad = [c.index for c, a, b in zip(cells, ref.f1, fast.f1) if a != b]
             max_diff = max(max_diff, max(diffs))
@@ -140,6 +156,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--folds", default="0,1", help="comma-separated fold indices, or 'all'")
     p.add_argument("--preprocess", default="paper", choices=["paper", "standard"])
     p.add_argument("--grid", default="paper", help="grid config (paper = the 139 combinations)")
+    p.add_argument("--n-jobs", type=int, default=1, help="also time the fast evaluator in N worker processes")
     p.add_argument("--out", default=str(ROOT / "results" / "bench" / "grid.json"))
     args = p.parse_args(argv)
     args.ratios = None if args.ratios is None else [float(r) for r in args.ratios.split(",")]
@@ -153,12 +170,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     t0 = time.perf_counter()
     results = []
+    jobs: list[tuple[tuple, list[float]]] = []
     with threadpool_limits(1):
         for name in args.datasets.split(","):
             print(f"{name}:", flush=True)
-            results.append(bench_dataset(name.strip(), args))
+            results.append(bench_dataset(name.strip(), args, jobs))
     t_ref = sum(r["straightforward_seconds"] for r in results)
     t_fast = sum(r["fast_seconds"] for r in results)
+    parallel: dict[str, Any] = {}
+    if args.n_jobs > 1:
+        from joblib import Parallel, delayed
+
+        t1 = time.perf_counter()
+        outs = Parallel(n_jobs=args.n_jobs)(delayed(fast_f1)(*task) for task, _ in jobs)
+        wall = time.perf_counter() - t1
+        differing = sum(a != b for out, (_, seq) in zip(outs, jobs) for a, b in zip(out, seq))
+        parallel = {"n_jobs": args.n_jobs, "fast_parallel_seconds": round(wall, 3),
+                    "speedup_parallel": round(t_ref / wall, 2), "parallel_cells_differing": int(differing)}
+        print(f"fast in {args.n_jobs} processes: {wall:.1f}s wall, x{t_ref / wall:.2f} vs straightforward; "
+              f"cells differing from the sequential run: {differing}", flush=True)
     total_clf: dict[str, dict[str, float]] = {"straightforward": defaultdict(float), "fast": defaultdict(float)}
     for r in results:
         for way, d in r["seconds_per_classifier"].items():
@@ -173,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "datasets": results,
         "straightforward_seconds": round(t_ref, 3), "fast_seconds": round(t_fast, 3),
         "speedup": round(t_ref / t_fast, 2) if t_fast else None,
+        **parallel,
         "max_abs_f1_difference": max(r["max_abs_f1_difference"] for r in results),
         "cells_differing": sum(r["cells_differing"] for r in results),
         "seconds_per_classifier": {k: {c: round(s, 3) for c, s in v.items()} for k, v in total_clf.items()},
@@ -186,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
           f"max |F1 diff| {report['max_abs_f1_difference']}; differing cells {report['cells_differing']}")
     print("seconds per classifier:", json.dumps(report["seconds_per_classifier"]))
     print(f"wrote {out}")
-    return 1 if report["cells_differing"] else 0
+    return 1 if report["cells_differing"] or parallel.get("parallel_cells_differing") else 0
 
 
 if __name__ == "__main__":
