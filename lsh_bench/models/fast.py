@@ -135,9 +135,10 @@ class Family(Protocol):
 def _families() -> list[Family]:
     from lsh_bench.models.fast_knn import score_knn
     from lsh_bench.models.fast_lgbm import score_lgbm
+    from lsh_bench.models.fast_lr import score_lr
     from lsh_bench.models.fast_tree import score_trees
 
-    return [score_lgbm, score_knn, score_trees]
+    return [score_lgbm, score_knn, score_trees, score_lr]
 
 
 def score_cells_fast(
