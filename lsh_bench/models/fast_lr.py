@@ -68,9 +68,9 @@ the mirrored datasets (34 binary ones, SMOTE to 1.0, all 7 paper C values:
 238 fits; at C=1, 9 of the 34 stop at the cap) gave identical ``coef_``,
 ``intercept_``, ``n_iter_`` and warnings in every fit; 54.8 s -> 29.6 s.
 
-(``lean_lbfgs`` is :mod:`~lsh_bench.models.fast_lbfgs`, which patches the
-optimiser inside scikit-learn's fit and still serves every LR fit this
-family does not claim.)
+(``lean_lbfgs`` was an earlier approach that swapped the optimiser inside
+scikit-learn's fit; this module replaced it. LR fits this family does not
+claim are scikit-learn's own.)
 """
 
 from __future__ import annotations
@@ -82,7 +82,18 @@ from typing import Any
 import numpy as np
 
 from lsh_bench.models.fast import FitContext
-from lsh_bench.models.fast_lbfgs import versions_match
+
+# The versions whose code this module mirrors (pinned in pyproject.toml).
+MIRRORED_VERSIONS = {"scikit-learn": "1.9.1", "scipy": "1.17.1"}
+
+
+def versions_match() -> bool:
+    """Are the installed scikit-learn and scipy the versions this module mirrors?"""
+    import scipy
+    import sklearn
+
+    return (sklearn.__version__ == MIRRORED_VERSIONS["scikit-learn"]
+            and scipy.__version__ == MIRRORED_VERSIONS["scipy"])
 
 _M = 10                     # _minimize_lbfgsb's maxcor default (scikit-learn does not set it)
 _MAXFUN = 15000             # _minimize_lbfgsb's maxfun default
