@@ -1,16 +1,28 @@
 """Time a whole SM sweep the way a user runs it (``make bench-sweep``).
 
 Runs ``python -m lsh_bench method=sm dataset=<set> preprocess=<p>
-run.n_jobs=<n>`` in a fresh results directory as a subprocess, and records
-its wall time, peak memory (largest single process, and the summed RSS of
-the process tree sampled every 0.5 s: the runner's joblib workers are
-grandchildren) and, from the written store, the seconds per dataset and per
-classifier, the slowest datasets, and the status of every unit. With
-``--check-against DIR`` every cell's F1 is compared with another store (for
-example one written with ``run.evaluator=straightforward``): any difference
-makes the exit status 1.
+run.n_jobs=<n> run.results_dir=<dir> run.progress=false`` as a subprocess, in a
+fresh results directory, and records
+
+* its wall time and peak memory: the largest single process (``wait4``
+  resource usage of the sweep and the descendants it reaped), and the summed
+  resident memory of the whole process tree (the runner's joblib workers are
+  grandchildren), sampled every 0.5 s from ``/proc``;
+* from the written store (``lsh_bench.store``): every unit's status and
+  seconds, rows/features, CV seconds per classifier (``cells.parquet``;
+  seconds of work, summed over worker processes), resampling seconds and
+  lbfgs-cap warnings (``ratios.parquet``), and the slowest datasets with
+  their dominant classifier.
+
+With ``--check-against DIR`` every cell's F1 and every unit's choice and
+scores are compared with another store (for example one written with
+``--evaluator straightforward``); any difference makes the exit status 1, and
+so does a failed sweep or unit. Writes ``results/bench/sweep_<preprocess>.json``.
 
     python scripts/bench_sweep.py --preprocess paper standard --n-jobs 2
+    python scripts/bench_sweep.py --datasets haberman,vertebra-column --grid smoke \\
+        --evaluator straightforward --results-dir /tmp/ref
+    python scripts/bench_sweep.py --datasets haberman,vertebra-column --grid smoke --check-against /tmp/ref
 """
 
 from __future__ import annotations
@@ -19,7 +31,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,19 +43,26 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from lsh_bench.provenance import git_state, package_versions  # noqa: E402
+from lsh_bench.store import iter_records, load_summary  # noqa: E402
+
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+CELL_KEYS = ["scenario", "method", "dataset", "ratio", "fold", "cell_index"]
+UNIT_KEYS = ["scenario", "method", "dataset"]
+UNIT_SCORES = ["status", "ratio", "classifier", "params", "val_f1", "test_f1"]
 
 
+# ------------------------------------------------------------ measuring ---
 def tree_rss_bytes(root_pid: int) -> int:
-    """Summed resident memory of ``root_pid`` and all its descendants (Linux /proc)."""
+    """Summed resident memory (VmRSS) of ``root_pid`` and all its descendants (Linux /proc)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             status = (entry / "status").read_text()
         except (OSError, IndexError, ValueError):   # the process ended while we looked
             continue
@@ -60,102 +78,158 @@ def tree_rss_bytes(root_pid: int) -> int:
     return total
 
 
-def run_sweep(args: argparse.Namespace, preprocess: str, results_dir: Path) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "lsh_bench", "method=sm", f"dataset={args.datasets}", f"preprocess={preprocess}",
-           f"grid={args.grid}", f"run.n_jobs={args.n_jobs}", f"run.evaluator={args.evaluator}",
-           f"run.results_dir={results_dir}", "run.progress=false", f"hydra.run.dir={results_dir}/hydra"]
+def sweep_command(args: argparse.Namespace, preprocess: str, results_dir: Path) -> list[str]:
+    names = [d.strip() for d in args.datasets.split(",")]
+    dataset = names[0] if len(names) == 1 else f"[{','.join(names)}]"   # a,b would be a Hydra multirun
+    return [sys.executable, "-m", "lsh_bench", "method=sm", f"dataset={dataset}", f"preprocess={preprocess}",
+            f"grid={args.grid}", f"run.n_jobs={args.n_jobs}", f"run.evaluator={args.evaluator}",
+            f"run.results_dir={results_dir}", "run.progress=false", f"hydra.run.dir={results_dir}/hydra",
+            *args.set]
+
+
+def run_sweep(cmd: list[str]) -> dict[str, Any]:
+    """Run the sweep command; wall time, peak memory, exit code and the tail of its output."""
     env = {**os.environ, **{v: "1" for v in THREAD_VARS}}
     load_before = list(os.getloadavg())
     peak_tree = 0
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    out_lines: list[str] = []
-    reader = threading.Thread(target=lambda: out_lines.extend(proc.stdout), daemon=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
-    while proc.poll() is None:
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
         peak_tree = max(peak_tree, tree_rss_bytes(proc.pid))
         time.sleep(0.5)
     wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)   # reaped here, so that Popen does not wait again
     reader.join()
-    if proc.returncode != 0:
-        sys.stdout.write("".join(out_lines[-40:]))
-        raise SystemExit(f"sweep failed (exit {proc.returncode}): {' '.join(cmd)}")
     return {
-        "command": " ".join(cmd[1:]), "wall_seconds": round(wall, 1),
+        "command": " ".join(["python", *cmd[1:]]), "exit_code": proc.returncode, "wall_seconds": round(wall, 1),
         "peak_rss_tree_mb": round(peak_tree / 2**20, 1),
-        "peak_rss_largest_process_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "peak_rss_largest_process_mb": round(usage.ru_maxrss / 1024, 1),   # KiB on Linux
         "load_average_before": load_before, "load_average_after": list(os.getloadavg()),
-        **store_report(results_dir, args.top),
+        "output_tail": "".join(lines[-15:]) if proc.returncode else "",
     }
+
+
+# ---------------------------------------------------------- reading it ---
+def load_cells(results_dir: Path) -> pd.DataFrame:
+    """Every cells.parquet of the store (they carry scenario, method, dataset)."""
+    frames = [pd.read_parquet(d / "cells.parquet") for d, _ in iter_records(results_dir)
+              if (d / "cells.parquet").is_file()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*CELL_KEYS, "classifier",
+                                                                                     "f1", "seconds"])
 
 
 def store_report(results_dir: Path, top: int) -> dict[str, Any]:
-    """Per-unit status and seconds, per-classifier CV seconds, and the slowest datasets."""
-    units = [json.loads(p.read_text()) for p in sorted(Path(results_dir).glob("units/*/*/*/*/unit.json"))]
-    cells = load_cells(results_dir)
+    """Per-unit status, seconds and where they went; the slowest datasets."""
     per_dataset = []
-    for u in units:
-        mine = cells[cells["dataset"] == u["dataset"]]
-        by_clf = mine.groupby("classifier")["seconds"].sum().round(2).to_dict() if len(mine) else {}
+    for unit_dir, u in iter_records(results_dir):
+        by_clf: dict[str, float] = {}
+        resample = warnings = None
+        if (unit_dir / "cells.parquet").is_file():
+            cells = pd.read_parquet(unit_dir / "cells.parquet")
+            by_clf = {c: round(float(s), 2) for c, s in cells.groupby("classifier")["seconds"].sum().items()}
+        if (unit_dir / "ratios.parquet").is_file():
+            ratios = pd.read_parquet(unit_dir / "ratios.parquet")
+            resample = round(float(ratios["resample_seconds"].sum()), 2)
+            warnings = int(ratios["convergence_warnings"].sum())
+        dominant = max(by_clf, key=by_clf.get) if by_clf else None
         per_dataset.append({
             "dataset": u["dataset"], "status": u["status"], "seconds": round(float(u.get("seconds") or 0), 2),
-            "n_rows": u.get("n_rows"), "n_features": u.get("n_features"), "cv_seconds_per_classifier": by_clf,
-            "dominant_classifier": max(by_clf, key=by_clf.get) if by_clf else None,
+            "n_rows": u.get("n_rows"), "n_features": u.get("n_features"), "n_minority": u.get("n_minority"),
+            "ratios_applicable": len(u.get("ratios_applicable") or []), "n_cells": u.get("n_cells"),
+            "cv_seconds_per_classifier": by_clf, "dominant_classifier": dominant,
+            "dominant_share": round(by_clf[dominant] / sum(by_clf.values()), 2) if dominant and sum(by_clf.values())
+            else None,
+            "resample_seconds": resample, "lr_convergence_warnings": warnings,
+            **({"reason": u.get("reason")} if u["status"] != "done" else {}),
         })
     per_dataset.sort(key=lambda d: -d["seconds"])
     statuses: dict[str, int] = {}
-    for u in units:
-        statuses[u["status"]] = statuses.get(u["status"], 0) + 1
-    total_clf = cells.groupby("classifier")["seconds"].sum().round(1).to_dict() if len(cells) else {}
+    totals: dict[str, float] = {}
+    for d in per_dataset:
+        statuses[d["status"]] = statuses.get(d["status"], 0) + 1
+        for c, s in d["cv_seconds_per_classifier"].items():
+            totals[c] = totals.get(c, 0.0) + s
     return {
-        "units": len(units), "status_counts": statuses,
+        "units": len(per_dataset), "status_counts": statuses,
         "unit_seconds_total": round(sum(d["seconds"] for d in per_dataset), 1),
-        "cv_seconds_per_classifier": total_clf, "slowest": per_dataset[:top], "datasets": per_dataset,
+        "cv_seconds_per_classifier": {c: round(s, 1) for c, s in totals.items()},
+        "slowest": per_dataset[:top], "datasets": per_dataset,
     }
 
 
-def load_cells(results_dir: Path) -> pd.DataFrame:
-    """Every cells.parquet of the store, with its dataset (empty frame if there are none)."""
-    frames = []
-    for path in sorted(Path(results_dir).glob("units/*/*/*/*/cells.parquet")):
-        frames.append(pd.read_parquet(path))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["dataset", "classifier", "seconds"])
-
-
-def compare_stores(a: Path, b: Path) -> dict[str, Any]:
-    """Cell-by-cell F1 equality of two stores (same datasets, ratios, folds, cells)."""
+def compare_stores(a: Path, b: Path, show: int = 20) -> dict[str, Any]:
+    """Cell-by-cell F1 equality of two stores, and unit-by-unit status, choice and scores."""
     ca, cb = load_cells(a), load_cells(b)
-    keys = [k for k in ("dataset", "ratio", "fold", "cell_index") if k in ca.columns and k in cb.columns]
-    merged = ca.merge(cb, on=keys, suffixes=("_a", "_b"), how="outer", indicator=True)
-    unmatched = int((merged["_merge"] != "both").sum())
-    both = merged[merged["_merge"] == "both"]
-    diff = (both["f1_a"] - both["f1_b"]).abs()
-    return {"cells_compared": int(len(both)), "cells_unmatched": unmatched,
-            "max_abs_f1_difference": float(diff.max()) if len(diff) else 0.0,
-            "cells_differing": int((both["f1_a"] != both["f1_b"]).sum())}
+    cells = ca.merge(cb, on=CELL_KEYS, suffixes=("_a", "_b"), how="outer", indicator=True)
+    both = cells[cells["_merge"] == "both"]
+    bad = both[both["f1_a"] != both["f1_b"]]
+    units = load_summary(a).merge(load_summary(b), on=UNIT_KEYS, suffixes=("_a", "_b"), how="outer", indicator=True)
+    units_both = units[units["_merge"] == "both"]
+    # compared as text, so that two missing values (ORG's ratio, a failed unit's scores) agree
+    differs = pd.Series(False, index=units_both.index)
+    for k in UNIT_SCORES:
+        differs |= units_both[f"{k}_a"].astype(str) != units_both[f"{k}_b"].astype(str)
+    unit_cols = [*UNIT_KEYS, *(f"{k}_{s}" for k in UNIT_SCORES for s in "ab")]
+    return {
+        "other_store": str(b),
+        "cells_compared": int(len(both)), "cells_unmatched": int((cells["_merge"] != "both").sum()),
+        "max_abs_f1_difference": float((both["f1_a"] - both["f1_b"]).abs().max()) if len(both) else 0.0,
+        "cells_differing": int(len(bad)),
+        "differing_cells": bad[[*CELL_KEYS, "f1_a", "f1_b"]].head(show).to_dict("records"),
+        "units_compared": int(len(units_both)), "units_unmatched": int((units["_merge"] != "both").sum()),
+        "units_differing": int(differs.sum()),
+        "differing_units": units_both.loc[differs, unit_cols].head(show).to_dict("records"),
+    }
 
 
+def check_failed(check: dict[str, Any]) -> bool:
+    return bool(check["cells_differing"] or check["cells_unmatched"] or check["units_differing"]
+                or check["units_unmatched"] or not check["cells_compared"])
+
+
+# -------------------------------------------------------------- report ---
 def machine_info() -> dict[str, Any]:
-    import lightgbm
-    import numpy
-    import sklearn
+    return {
+        "cpu_count": os.cpu_count(), "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "threads_in_sweep": {v: "1" for v in THREAD_VARS},
+        "packages": package_versions(), **git_state(),
+    }
 
-    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-            "numpy": numpy.__version__, "sklearn": sklearn.__version__, "lightgbm": lightgbm.__version__,
-            "threads": {v: "1" for v in THREAD_VARS}}
+
+def out_path(args: argparse.Namespace, preprocess: str) -> Path:
+    if args.out is None:
+        return ROOT / "results" / "bench" / f"sweep_{preprocess}.json"
+    out = Path(args.out.format(preprocess=preprocess))
+    if len(args.preprocess) > 1 and "{preprocess}" not in args.out:   # one file per preprocessing
+        out = out.with_name(f"{out.stem}_{preprocess}{out.suffix}")
+    return out
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--datasets", default="mirrored", help="a dataset config name (mirrored = all 41 offline copies)")
-    p.add_argument("--preprocess", nargs="+", default=["paper"], choices=["paper", "standard"])
-    p.add_argument("--grid", default="paper")
-    p.add_argument("--n-jobs", type=int, default=2)
-    p.add_argument("--evaluator", default="fast", choices=["fast", "straightforward"])
-    p.add_argument("--results-dir", default=None, help="default: a fresh temporary directory per preprocess")
-    p.add_argument("--check-against", default=None, help="another store: every cell's F1 must be equal")
+    p.add_argument("--datasets", default="mirrored",
+                   help="a dataset config name (mirrored = the 41 offline copies) or a comma list of datasets")
+    p.add_argument("--preprocess", nargs="+", default=["paper"], choices=["paper", "standard"],
+                   help="one sweep per value, in order")
+    p.add_argument("--grid", default="paper", help="grid config (paper = the 139 combinations, smoke = 10)")
+    p.add_argument("--n-jobs", type=int, default=2, help="run.n_jobs of the sweep")
+    p.add_argument("--evaluator", default="fast", choices=["fast", "straightforward"], help="run.evaluator")
+    p.add_argument("--results-dir", default=None,
+                   help="keep the stores in DIR/<preprocess> (default: a temporary directory, removed)")
+    p.add_argument("--check-against", default=None,
+                   help="another store (or a directory with <preprocess>/ stores): every cell's F1 must be equal")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra Hydra override for the sweep (repeatable)")
     p.add_argument("--top", type=int, default=5, help="how many slowest datasets to list")
-    p.add_argument("--out", default=None, help="default results/bench/sweep_<preprocess>.json")
+    p.add_argument("--out", default=None,
+                   help="JSON report (default results/bench/sweep_<preprocess>.json; may contain {preprocess})")
     return p.parse_args(argv)
 
 
@@ -164,21 +238,43 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for preprocess in args.preprocess:
         with tempfile.TemporaryDirectory(prefix=f"sweep_{preprocess}_") as tmp:
-            results_dir = Path(args.results_dir or tmp) / preprocess
-            report = {"what": f"SM sweep, dataset={args.datasets}, grid={args.grid}, preprocess={preprocess}, "
-                              f"run.n_jobs={args.n_jobs}, evaluator={args.evaluator}, fresh results directory",
-                      **run_sweep(args, preprocess, results_dir), "machine": machine_info()}
+            results_dir = Path(args.results_dir or tmp).resolve() / preprocess
+            present = sum(1 for _ in iter_records(results_dir))
+            if present:
+                print(f"warning: {results_dir} already holds {present} unit(s); finished ones are not "
+                      f"recomputed, so the wall time is not that of a fresh sweep", file=sys.stderr)
+            cmd = sweep_command(args, preprocess, results_dir)
+            print(f"{preprocess}: {' '.join(['python', *cmd[1:]])}", flush=True)
+            report: dict[str, Any] = {
+                "what": f"SM sweep as a subprocess: dataset={args.datasets}, grid={args.grid}, "
+                        f"preprocess={preprocess}, run.n_jobs={args.n_jobs}, evaluator={args.evaluator}",
+                "preprocess": preprocess, "datasets": args.datasets, "grid": args.grid, "n_jobs": args.n_jobs,
+                "evaluator": args.evaluator, "units_present_before": present,
+                **run_sweep(cmd), **store_report(results_dir, args.top), "machine": machine_info(),
+            }
             if args.check_against:
-                report["check"] = compare_stores(results_dir, Path(args.check_against) / preprocess
-                                                 if (Path(args.check_against) / preprocess).is_dir()
-                                                 else Path(args.check_against))
-                status |= int(report["check"]["cells_differing"] > 0 or report["check"]["cells_unmatched"] > 0)
-        out = Path(args.out or ROOT / "results" / "bench" / f"sweep_{preprocess}.json")
+                other = Path(args.check_against)
+                report["check"] = compare_stores(results_dir, other / preprocess
+                                                 if (other / preprocess / "units").is_dir() else other)
+        failed = report["exit_code"] != 0 or report["status_counts"].get("failed", 0) > 0
+        status |= int(failed or ("check" in report and check_failed(report["check"])))
+        out = out_path(args, preprocess)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")
+        if report["exit_code"]:
+            sys.stdout.write(report["output_tail"])
         slow = ", ".join(f"{d['dataset']} {d['seconds']:.0f}s ({d['dominant_classifier']})" for d in report["slowest"])
-        print(f"{preprocess}: {report['units']} units in {report['wall_seconds']:.0f}s wall, "
-              f"peak memory {report['peak_rss_tree_mb']:.0f} MB (tree); slowest: {slow}; wrote {out}", flush=True)
+        print(f"{preprocess}: exit {report['exit_code']}, {report['units']} units {report['status_counts']} "
+              f"in {report['wall_seconds']:.1f}s wall; peak memory {report['peak_rss_tree_mb']:.0f} MB "
+              f"(process tree), {report['peak_rss_largest_process_mb']:.0f} MB (largest process)", flush=True)
+        print(f"  CV seconds per classifier: {report['cv_seconds_per_classifier']}")
+        print(f"  slowest: {slow}")
+        if "check" in report:
+            c = report["check"]
+            print(f"  check against {c['other_store']}: {c['cells_compared']} cells, {c['cells_differing']} "
+                  f"differing (max |F1 diff| {c['max_abs_f1_difference']}), {c['cells_unmatched']} unmatched; "
+                  f"{c['units_compared']} units, {c['units_differing']} differing, {c['units_unmatched']} unmatched")
+        print(f"  wrote {out}", flush=True)
     return status
 
 
