@@ -127,7 +127,8 @@ def bench_dataset(name: str, args: argparse.Namespace, jobs: list[tuple[tuple, l
         for r in ratios:
             if smote_rows_to_add(n_maj, n_min, r) < 1:
                 continue
-            sampler = smote_for(r, k_neighbors=cfg.method.k_neighbors, random_state=cfg.seeds.sampler, categorical_features=cats)
+            sampler = smote_for(r, k_neighbors=cfg.method.k_neighbors, random_state=cfg.seeds.sampler,
+                                categorical_features=cats, n_features=len(ds.schema))
             t0 = time.perf_counter()
             ref = evaluate_straightforward(fold, cells, ds.schema, mode, sampler)
             t_ref = time.perf_counter() - t0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from imblearn.over_sampling import ADASYN, SMOTE, SMOTENC, BorderlineSMOTE
+from imblearn.over_sampling import ADASYN, SMOTE, SMOTEN, SMOTENC, BorderlineSMOTE
 
 from lsh_bench.config import MethodSpec
 from lsh_bench.data.schema import FeatureSchema
@@ -29,16 +29,20 @@ def smote_for(
     k_neighbors: int,
     random_state: int,
     categorical_features: list[int] | None,
-) -> SMOTE | SMOTENC:
-    """SMOTE, or SMOTENC when categorical columns must stay categorical."""
-    if categorical_features:
-        return SMOTENC(
-            categorical_features=categorical_features,
-            sampling_strategy=ratio,
-            k_neighbors=k_neighbors,
-            random_state=random_state,
-        )
-    return SMOTE(sampling_strategy=ratio, k_neighbors=k_neighbors, random_state=random_state)
+    n_features: int,
+) -> SMOTE | SMOTENC | SMOTEN:
+    """SMOTE; SMOTENC when some columns must stay categorical; SMOTEN when all of them are.
+
+    SMOTENC refuses data without a numeric column (car, soybean, tic-tac-toe
+    under ``preprocess=standard``); SMOTEN is imbalanced-learn's SMOTE for
+    purely nominal data (value-difference metric, majority vote per column).
+    """
+    kw = dict(sampling_strategy=ratio, k_neighbors=k_neighbors, random_state=random_state)
+    if not categorical_features:
+        return SMOTE(**kw)
+    if len(categorical_features) == n_features:
+        return SMOTEN(**kw)
+    return SMOTENC(categorical_features=categorical_features, **kw)
 
 
 def make_sampler(
@@ -65,7 +69,7 @@ def make_sampler(
     if kind == "smote":
         return smote_for(
             ratio, k_neighbors=method.k_neighbors, random_state=random_state,
-            categorical_features=categorical_features,
+            categorical_features=categorical_features, n_features=len(schema),
         )
     if kind == "borderline_smote":
         return BorderlineSMOTE(sampling_strategy=ratio, k_neighbors=method.k_neighbors, random_state=random_state)

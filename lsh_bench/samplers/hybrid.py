@@ -120,11 +120,8 @@ class LSHSampler(BaseOverSampler):
         return X2, y2
 
     def _smote(self, n_features: int) -> SMOTE | SMOTENC | SMOTEN:
-        cats = list(self.categorical_features or [])
-        kw = dict(sampling_strategy=float(self.sampling_strategy), k_neighbors=self.k_neighbors_,
-                  random_state=self.random_state)
-        if not cats:
-            return SMOTE(**kw)
-        if len(cats) == n_features:
-            return SMOTEN(**kw)
-        return SMOTENC(categorical_features=cats, **kw)
+        from lsh_bench.samplers.factory import smote_for
+
+        return smote_for(float(self.sampling_strategy), k_neighbors=self.k_neighbors_,
+                         random_state=self.random_state, categorical_features=list(self.categorical_features or []),
+                         n_features=n_features)

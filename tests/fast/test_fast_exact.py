@@ -152,7 +152,8 @@ def _fold(mirror: Path, name: str, n: int, seed: int) -> tuple[FoldData, Feature
 def test_fast_equals_straightforward_pipelines(mirror: Path, name: str, mode: str, ratio: float) -> None:
     """Real mirrored data (subsampled), SMOTE / SMOTENC, against per-cell imblearn Pipelines."""
     fold, schema = _fold(mirror, name, 220, 0)
-    sampler = smote_for(ratio, k_neighbors=5, random_state=0, categorical_features=categorical_for_sampler(schema, mode))
+    sampler = smote_for(ratio, k_neighbors=5, random_state=0, categorical_features=categorical_for_sampler(schema, mode),
+                        n_features=len(schema))
     cells = expand_grid(small_grid(knn_ks=(3, 4, 9)))
     ref = evaluate_straightforward(fold, cells, schema, mode, sampler)
     fast = evaluate_shared(fold, cells, schema, mode, sampler, fast=True)
