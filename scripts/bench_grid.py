@@ -180,8 +180,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits
 
+    # The paper's LR stops at lbfgs's cap on kc3 and wdbc: one warning per fit is noise here
+    # (the runner counts them per task; the benchmark only compares F1 and time).
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
     args = parse_args(argv)
     load_at_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     t0 = time.perf_counter()
