@@ -135,9 +135,22 @@ def missing_inputs(inputs: Inputs) -> list[str]:
     if inputs.fewshot.empty:
         lines.append("Few-/zero-shot: no results in the input, so Table 3 is not produced.")
     else:
+        shots = inputs.fewshot
         for m in ("ORG", "LM", "LS"):
-            if f"{m}_t" not in inputs.fewshot or inputs.fewshot[f"{m}_t"].isna().all():
+            if f"{m}_t" not in shots or shots[f"{m}_t"].isna().all():
                 lines.append(f"Few-/zero-shot: no {m} results.")
+                continue
+            # Table 3 prints every absent score as N/A: say which are not applicable and which not run
+            why = []
+            for _, row in shots[shots[f"{m}_t"].isna()].iterrows():
+                reason = ""
+                if status is not None:
+                    st = status[(status["dataset"] == row["dataset"]) & (status["scenario"] == row["scenario"])
+                                & (status["method"] == m)]
+                    reason = st["status"].iloc[0] if len(st) else "not run"
+                why.append(f"{row['dataset']} {row['scenario']}" + (f" ({reason})" if reason else ""))
+            if why:
+                lines.append(f"Few-/zero-shot {m}: no test score for {', '.join(why)}.")
     if inputs.ratio_stats is None:
         lines.append("Ratio statistics: none in the input (a scores CSV carries none: pass "
                      "runtime=PATH.csv; a store has them only for done units), so the "

@@ -131,3 +131,16 @@ def test_load_results_goes_through_the_store(monkeypatch, tmp_path, summary, rat
     assert len(inputs.general) == 12 and inputs.ratio_stats is not None
     with pytest.raises(AnalysisInputError, match="does not exist"):
         load_results(tmp_path / "missing")
+
+
+def test_missing_few_shot_scores_say_not_run_or_why(summary):
+    """Table 3 prints every absent score as N/A; the Missing section tells them apart."""
+    from lsh_bench.analysis.report import missing_inputs
+
+    not_run = (summary.dataset == "d05") & (summary.method == "lm") & (summary.scenario == "fewshot")
+    failed = (summary.dataset == "d01") & (summary.method == "lm") & (summary.scenario == "zeroshot")
+    summary.loc[failed, "status"] = "failed"
+    lines = missing_inputs(from_summary(summary[~not_run].reset_index(drop=True)))
+    (lm,) = [line for line in lines if line.startswith("Few-/zero-shot LM")]
+    assert "d05 fewshot (not run)" in lm and "d01 zeroshot (failed)" in lm
+    assert not any(line.startswith("Few-/zero-shot LS") for line in lines)
