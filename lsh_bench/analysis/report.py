@@ -99,6 +99,14 @@ def _wanted(name: str, only: tuple[str, ...]) -> bool:
     return name in only or (name in FIGURES and "figures" in only)
 
 
+def _unit_status(status: pd.DataFrame | None, dataset: str, scenario: str, method: str) -> tuple[str, str] | None:
+    """(status, reason) of one unit in the store; ("not run", "") if it has none; None without a store."""
+    if status is None:
+        return None
+    st = status[(status["dataset"] == dataset) & (status["scenario"] == scenario) & (status["method"] == method)]
+    return (str(st["status"].iloc[0]), str(st["reason"].iloc[0] or "")) if len(st) else ("not run", "")
+
+
 def missing_inputs(inputs: Inputs) -> list[str]:
     """Plain-language lines naming every absent method, dataset score and input."""
     lines: list[str] = []
@@ -120,12 +128,8 @@ def missing_inputs(inputs: Inputs) -> list[str]:
             continue
         why = []
         for ds in absent:
-            reason = ""
-            if status is not None:
-                s = status[(status["dataset"] == ds) & (status["scenario"] == "general")
-                           & (status["method"] == m)]
-                reason = (f"{s['status'].iloc[0]}" + (f": {s['reason'].iloc[0]}"
-                          if s["reason"].iloc[0] else "")) if len(s) else "not run"
+            found = _unit_status(status, ds, "general", m)
+            reason = "" if found is None else (f"{found[0]}: {found[1]}" if found[1] else found[0])
             why.append(f"{ds} ({reason})" if reason else ds)
         lines.append(f"{m}: no test score on {len(absent)} of {n} datasets: {', '.join(why)}.")
     for first, second in PAIRS:
@@ -143,12 +147,8 @@ def missing_inputs(inputs: Inputs) -> list[str]:
             # Table 3 prints every absent score as N/A: say which are not applicable and which not run
             why = []
             for _, row in shots[shots[f"{m}_t"].isna()].iterrows():
-                reason = ""
-                if status is not None:
-                    st = status[(status["dataset"] == row["dataset"]) & (status["scenario"] == row["scenario"])
-                                & (status["method"] == m)]
-                    reason = st["status"].iloc[0] if len(st) else "not run"
-                why.append(f"{row['dataset']} {row['scenario']}" + (f" ({reason})" if reason else ""))
+                found = _unit_status(status, row["dataset"], row["scenario"], m)
+                why.append(f"{row['dataset']} {row['scenario']}" + (f" ({found[0]})" if found else ""))
             if why:
                 lines.append(f"Few-/zero-shot {m}: no test score for {', '.join(why)}.")
     if inputs.ratio_stats is None:

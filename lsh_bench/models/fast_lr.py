@@ -293,11 +293,15 @@ def fit_lean(estimator: Any, X: Any, y: Any) -> Any:
     data = _binary_data(X, y) if lean_lr_applies(estimator) else None
     if data is None:
         return estimator.fit(X, y)
+    return _fit_mirrored(estimator, *data)
+
+
+def _fit_mirrored(estimator: Any, X: np.ndarray, classes: np.ndarray, target: np.ndarray) -> Any:
+    """The lean fit, once :func:`lean_lr_applies` and :func:`_binary_data` have admitted the case."""
     from scipy.optimize import OptimizeResult
     from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
     from sklearn.utils.optimize import _check_optimize_result
 
-    X, classes, target = data
     n_samples, n_features = X.shape
     max_iter = estimator.max_iter
     l2_reg_strength = 1.0 / (estimator.C * n_samples)
@@ -326,9 +330,9 @@ def score_lr(ctx: FitContext, positions: list[int]) -> None:
         if built is None or not lean_lr_applies(built[0]):
             continue
         X_tr, X_va = ctx.matrices(pos)
-        if _binary_data(X_tr, ctx.y_tr) is None:
+        data = _binary_data(X_tr, ctx.y_tr)
+        if data is None:
             continue
-        est = built[0]
         t0 = time.perf_counter()
-        ctx.predictions[pos] = fit_lean(est, X_tr, ctx.y_tr).predict(X_va)
+        ctx.predictions[pos] = _fit_mirrored(built[0], *data).predict(X_va)
         ctx.seconds[pos] += time.perf_counter() - t0
