@@ -29,7 +29,7 @@ from lsh_bench.config import validate  # noqa: E402
 from lsh_bench.data.loader import load_dataset  # noqa: E402
 from lsh_bench.data.splits import make_split  # noqa: E402
 from lsh_bench.models.evaluate import encode_and_resample  # noqa: E402
-from lsh_bench.runner import SamplerFactory, _fold_data  # noqa: E402
+from lsh_bench.runner import SamplerFactory, _fold_data, plan_ratios  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
@@ -40,7 +40,10 @@ def main(argv: list[str]) -> int:
     (spec,) = cfg.dataset.values()
     ds = load_dataset(spec, cfg.data)
     split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
-    seed_ratio = min(cfg.ratios) if cfg.method.kind == "hybrid" else None
+    plan = plan_ratios(cfg.method, cfg.ratios, split, ds.y)   # LS's r0: the runner's first applicable ratio
+    if ratio not in plan.applicable:
+        raise SystemExit(f"ratio {ratio} is not applicable here; applicable: {plan.applicable}")
+    seed_ratio = plan.applicable[0] if cfg.method.kind == "hybrid" else None
     factory = SamplerFactory(cfg, ds.schema, seed_ratio)
     real, synthetic = [], []
     for part in split.folds:
