@@ -26,6 +26,8 @@ import logging
 import time
 import traceback
 import warnings
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -209,89 +211,152 @@ def _counter_totals(rows: list[dict[str, Any]], column: str) -> dict[str, int]:
 
 
 # ------------------------------------------------------------------ unit ---
+@dataclass
+class WorkItem:
+    """One worker call of :func:`_run_tasks`: a group of CV tasks, or the refit of the choice."""
+
+    job: UnitJob
+    tasks: list[Task]
+    cells: list[Cell]
+    refit: bool = False
+
+    def args(self) -> tuple[Any, ...]:
+        job = self.job
+        return self.tasks, self.cells, job.ds.schema, job.mode, job.sampler_for, job.cfg.run.evaluator
+
+
+class UnitJob:
+    """One unit's protocol as work items: the CV task groups, then one refit.
+
+    :func:`run_unit` drives one job to its end; the pooled sweep
+    (``run.n_jobs > 1``) starts the next unit's items while the last ones of
+    the previous unit (and its refit) still run, so no worker waits. Either
+    way every item is the same :func:`_run_tasks` call, so the scores are the
+    same (tested).
+    """
+
+    def __init__(self, cfg: BenchConfig, ds: Dataset) -> None:
+        self.cfg, self.ds = cfg, ds
+        self.mode: Mode = cfg.preprocess.name
+        self.split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
+        self.plan = plan_ratios(cfg.method, cfg.ratios, self.split, ds.y)
+        self.base: dict[str, Any] = {"ratios_skipped": self.plan.skipped}
+        self.early: dict[str, Any] | None = None     # the whole record when nothing is computed
+        self.cv_items: list[WorkItem] = []
+        if self.plan.not_applicable:
+            self.early = {**self.base, "status": "not_applicable", "reason": self.plan.not_applicable,
+                          "ratios_applicable": []}
+            return
+        self.seed_ratio = self.plan.applicable[0] if cfg.method.kind == "hybrid" else None
+        self.sampler_for = SamplerFactory(cfg, ds.schema, self.seed_ratio)
+        self.cells = expand_grid(cfg.classifiers())
+        self.tasks = [
+            Task(ri, r, fi, _fold_data(ds, part))
+            for ri, r in enumerate(self.plan.applicable)
+            for fi, part in enumerate(self.split.folds)
+        ]
+        if cfg.method.kind in ("llm", "hybrid"):
+            # One group per fold, ratios in order, so the seeds/report of a fold are
+            # generated once and replayed from the cache for its other ratios.
+            groups = [[t for t in self.tasks if t.fold == f] for f in range(len(self.split.folds))]
+        else:
+            # Largest ratio (most rows, longest fits) first: the unit's last tasks are short.
+            groups = [[t] for t in sorted(self.tasks, key=lambda t: -t.ratio_pos)]
+        self.cv_items = [WorkItem(self, g, self.cells) for g in groups]
+        self.results: list[tuple[int, int, GridScores]] = []
+        self._waiting = len(self.cv_items)
+
+    @property
+    def n_progress(self) -> int:
+        """Progress steps: every (task, cell) of the CV and the refit."""
+        return len(self.tasks) * len(self.cells) + 1 if self.early is None else 0
+
+    def add_cv(self, out: list[tuple[int, int, GridScores]]) -> WorkItem | None:
+        """Take one CV group's scores; after the last one, select and return the refit item."""
+        self.results.extend(out)
+        self._waiting -= 1
+        return self._select() if self._waiting == 0 else None
+
+    def _select(self) -> WorkItem:
+        cfg, plan, cells = self.cfg, self.plan, self.cells
+        if cfg.run.exact_check and cfg.run.evaluator != "straightforward":
+            groups = [item.tasks for item in self.cv_items]
+            check = [o for g in groups for o in _run_tasks(g, cells, self.ds.schema, self.mode, self.sampler_for,
+                                                           "straightforward")]
+            ref = {(ri, fi): s.f1 for ri, fi, s in check}
+            for ri, fi, s in self.results:
+                if s.f1 != ref[(ri, fi)]:
+                    bad = [c.index for c, a, b in zip(cells, s.f1, ref[(ri, fi)]) if a != b]
+                    raise LshBenchError(f"exact_check: fast and straightforward F1 differ at ratio "
+                                        f"{plan.applicable[ri]}, fold {fi}, cells {bad[:10]}")
+        d = cfg.protocol.f1_decimals
+        self.results.sort(key=lambda x: (x[0], x[1]))
+        self.fold_f1: dict[tuple[int, int], list[float]] = {}
+        self.cell_rows: list[dict[str, Any]] = []
+        self.ratio_rows: list[dict[str, Any]] = []
+        self.usage = LLMUsage()
+        for ri, fi, s in self.results:
+            r = plan.applicable[ri]
+            self.usage.add(s.usage)
+            self.ratio_rows.append(_ratio_row(r, fi, s))
+            for cell, f1, sec in zip(cells, s.f1, s.seconds):
+                self.fold_f1.setdefault((ri, cell.index), []).append(f1)
+                self.cell_rows.append({
+                    "ratio": r, "classifier": cell.classifier, "params": cell.params_json, "cell_index": cell.index,
+                    "fold": fi, "f1": f1, "f1_rounded": round_f1(f1, d), "seconds": sec,
+                })
+        (ri, ci), self.val, self.n_tied = select(self.fold_f1, d)
+        self.choice = (ri, ci)
+        # Refit the choice on the whole 70%, resampled the same way; scored on the 30%.
+        refit = Task(ri, plan.applicable[ri], REFIT, _fold_data(self.ds, self.split.refit))
+        return WorkItem(self, [refit], [cells[ci]], refit=True)
+
+    def finish(self, refit_out: list[tuple[int, int, GridScores]]) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+        """The unit's record fields, cells and per-ratio rows, from the refit's scores."""
+        d = self.cfg.protocol.f1_decimals
+        (ri, ci), val = self.choice, self.val
+        ratio, cell = self.plan.applicable[ri], self.cells[ci]
+        refit = refit_out[0][2]
+        self.usage.add(refit.usage)
+        self.ratio_rows.append(_ratio_row(ratio, REFIT, refit))
+        test = round_f1(refit.f1[0], d)
+        record = {
+            **self.base,
+            "status": "done", "reason": "",
+            "ratios_applicable": self.plan.applicable,
+            "seed_ratio": self.seed_ratio,
+            "choice": {"ratio": ratio, "classifier": cell.classifier, "params": cell.param_dict,
+                       "cell_index": cell.index},
+            "val_f1": val, "test_f1": test, "achievement": (test / val) if val > 0 else None,
+            "fold_f1": [round_f1(x, d) for x in self.fold_f1[(ri, ci)]],
+            "n_tied_best": self.n_tied, "n_cells": len(self.cells) * len(self.plan.applicable),
+            "llm": _usage_dict(self.usage) | {
+                "rejected": _counter_totals(self.ratio_rows, "llm_rejected"),
+                "repairs": _counter_totals(self.ratio_rows, "llm_repairs"),
+                "keys": sorted(set(self.usage.keys)),
+            },
+        }
+        return record, pd.DataFrame(self.cell_rows), pd.DataFrame(self.ratio_rows)
+
+
 def run_unit(cfg: BenchConfig, ds: Dataset, progress: tqdm | None = None) -> tuple[dict[str, Any], pd.DataFrame | None, pd.DataFrame | None]:
     """Run the protocol on one loaded dataset. Returns (record fields, cells, ratio stats)."""
-    mode: Mode = cfg.preprocess.name
-    d = cfg.protocol.f1_decimals
-    split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
-    plan = plan_ratios(cfg.method, cfg.ratios, split, ds.y)
-    base: dict[str, Any] = {"ratios_skipped": plan.skipped}
-    if plan.not_applicable:
-        return {**base, "status": "not_applicable", "reason": plan.not_applicable, "ratios_applicable": []}, None, None
-    seed_ratio = plan.applicable[0] if cfg.method.kind == "hybrid" else None
-    sampler_for = SamplerFactory(cfg, ds.schema, seed_ratio)
-    cells = expand_grid(cfg.classifiers())
-
-    tasks = [
-        Task(ri, r, fi, _fold_data(ds, part))
-        for ri, r in enumerate(plan.applicable)
-        for fi, part in enumerate(split.folds)
-    ]
-    # LLM methods: one group per fold, ratios in order, so the seeds/report of a
-    # fold are generated once and replayed from the cache for its other ratios.
-    if cfg.method.kind in ("llm", "hybrid"):
-        groups = [[t for t in tasks if t.fold == f] for f in range(len(split.folds))]
-    else:
-        groups = [[t] for t in tasks]
-    evaluator = cfg.run.evaluator
+    job = UnitJob(cfg, ds)
+    if job.early is not None:
+        return job.early, None, None
     if progress is not None:
-        progress.reset(total=len(tasks) * len(cells) + 1)
-    results: list[tuple[int, int, GridScores]] = []
+        progress.reset(total=job.n_progress)
+    refit: WorkItem | None = None
     parallel = Parallel(n_jobs=cfg.run.n_jobs, return_as="generator_unordered")
-    for group_out in parallel(delayed(_run_tasks)(g, cells, ds.schema, mode, sampler_for, evaluator) for g in groups):
-        results.extend(group_out)
+    for out in parallel(delayed(_run_tasks)(*item.args()) for item in job.cv_items):
+        refit = job.add_cv(out) or refit
         if progress is not None:
-            progress.update(len(group_out) * len(cells))
-    if cfg.run.exact_check and evaluator != "straightforward":
-        check = [o for g in groups for o in _run_tasks(g, cells, ds.schema, mode, sampler_for, "straightforward")]
-        ref = {(ri, fi): s.f1 for ri, fi, s in check}
-        for ri, fi, s in results:
-            if s.f1 != ref[(ri, fi)]:
-                bad = [c.index for c, a, b in zip(cells, s.f1, ref[(ri, fi)]) if a != b]
-                raise LshBenchError(f"exact_check: fast and straightforward F1 differ at ratio "
-                                    f"{plan.applicable[ri]}, fold {fi}, cells {bad[:10]}")
-
-    results.sort(key=lambda x: (x[0], x[1]))
-    fold_f1: dict[tuple[int, int], list[float]] = {}
-    cell_rows, ratio_rows = [], []
-    usage = LLMUsage()
-    for ri, fi, s in results:
-        r = plan.applicable[ri]
-        usage.add(s.usage)
-        ratio_rows.append(_ratio_row(r, fi, s))
-        for cell, f1, sec in zip(cells, s.f1, s.seconds):
-            fold_f1.setdefault((ri, cell.index), []).append(f1)
-            cell_rows.append({
-                "ratio": r, "classifier": cell.classifier, "params": cell.params_json, "cell_index": cell.index,
-                "fold": fi, "f1": f1, "f1_rounded": round_f1(f1, d), "seconds": sec,
-            })
-
-    (ri, ci), val, n_tied = select(fold_f1, d)
-    ratio, cell = plan.applicable[ri], cells[ci]
-    # Refit the choice on the whole 70%, resampled the same way; score on the 30%.
-    refit = _run_tasks([Task(ri, ratio, REFIT, _fold_data(ds, split.refit))], [cell], ds.schema, mode,
-                       sampler_for, evaluator)[0][2]
-    usage.add(refit.usage)
-    ratio_rows.append(_ratio_row(ratio, REFIT, refit))
+            progress.update(len(out) * len(job.cells))
+    assert refit is not None
+    fields = job.finish(_run_tasks(*refit.args()))
     if progress is not None:
         progress.update(1)
-    test = round_f1(refit.f1[0], d)
-    record = {
-        **base,
-        "status": "done", "reason": "",
-        "ratios_applicable": plan.applicable,
-        "seed_ratio": seed_ratio,
-        "choice": {"ratio": ratio, "classifier": cell.classifier, "params": cell.param_dict, "cell_index": cell.index},
-        "val_f1": val, "test_f1": test, "achievement": (test / val) if val > 0 else None,
-        "fold_f1": [round_f1(x, d) for x in fold_f1[(ri, ci)]],
-        "n_tied_best": n_tied, "n_cells": len(cells) * len(plan.applicable),
-        "llm": _usage_dict(usage) | {
-            "rejected": _counter_totals(ratio_rows, "llm_rejected"),
-            "repairs": _counter_totals(ratio_rows, "llm_repairs"),
-            "keys": sorted(set(usage.keys)),
-        },
-    }
-    return record, pd.DataFrame(cell_rows), pd.DataFrame(ratio_rows)
+    return fields
 
 
 # ----------------------------------------------------------------- sweep ---
@@ -322,40 +387,177 @@ def _provenance(cfg: BenchConfig, ds: Dataset | None, config_hash: str) -> dict[
     return prov
 
 
+class _UnitRecord:
+    """A unit's record while it is computed: identity, timing, failure handling, the write."""
+
+    def __init__(self, cfg: BenchConfig, spec: DatasetSpec, store: UnitStore, config_hash: str) -> None:
+        self.cfg, self.spec, self.store, self.config_hash = cfg, spec, store, config_hash
+        self.started = datetime.now(timezone.utc)
+        self.t0 = time.perf_counter()
+        self.fields: dict[str, Any] = _identity(cfg, spec, config_hash)
+        self.ds: Dataset | None = None
+
+    def load(self) -> Dataset:
+        ds = load_dataset(self.spec, self.cfg.data)
+        self.ds = ds
+        self.fields.update({"ir": ds.ir, "n_rows": len(ds.y), "n_features": ds.X.shape[1],
+                            "n_minority": ds.n_minority})
+        return ds
+
+    def failed(self, exc: Exception) -> None:
+        """Record why the unit did not finish (re-raises under ``run.fail_fast``)."""
+        if isinstance(exc, DatasetUnavailable):
+            self.fields.update({"status": "unavailable", "reason": str(exc)})
+        elif isinstance(exc, SamplerNotApplicable):
+            self.fields.update({"status": "not_applicable", "reason": str(exc)})
+        else:  # recorded, visible in the summary, retried on the next run
+            if self.cfg.run.fail_fast:
+                raise exc
+            self.fields.update({"status": "failed", "reason": f"{type(exc).__name__}: {exc}",
+                                "traceback": "".join(traceback.format_exception(exc))})
+            log.error("unit %s/%s/%s failed: %s: %s", self.spec.name, self.cfg.scenario.name,
+                      self.cfg.method.name, type(exc).__name__, exc)
+
+    def write(self, cells: pd.DataFrame | None = None, ratios: pd.DataFrame | None = None) -> dict[str, Any]:
+        record = self.fields
+        record["seconds"] = round(time.perf_counter() - self.t0, 3)
+        record["started_at"] = self.started.isoformat(timespec="seconds")
+        record["provenance"] = _provenance(self.cfg, self.ds, self.config_hash)
+        if cells is not None:
+            for col, value in (("dataset", self.spec.name), ("scenario", self.cfg.scenario.name),
+                               ("method", self.cfg.method.name)):
+                cells.insert(0, col, value)
+        self.store.write(record, cells, ratios)
+        return record
+
+
 def compute_unit(cfg: BenchConfig, spec: DatasetSpec, store: UnitStore, config_hash: str,
                  progress: tqdm | None = None) -> dict[str, Any]:
     """Load, run, and write one unit; failures become a recorded ``failed`` unit."""
-    started = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
-    record: dict[str, Any] = _identity(cfg, spec, config_hash)
-    ds: Dataset | None = None
+    unit = _UnitRecord(cfg, spec, store, config_hash)
     cells = ratios = None
     try:
-        ds = load_dataset(spec, cfg.data)
-        record.update({"ir": ds.ir, "n_rows": len(ds.y), "n_features": ds.X.shape[1], "n_minority": ds.n_minority})
-        fields, cells, ratios = run_unit(cfg, ds, progress)
-        record.update(fields)
-    except DatasetUnavailable as exc:
-        record.update({"status": "unavailable", "reason": str(exc)})
-    except SamplerNotApplicable as exc:
-        record.update({"status": "not_applicable", "reason": str(exc)})
+        fields, cells, ratios = run_unit(cfg, unit.load(), progress)
+        unit.fields.update(fields)
     except (KeyboardInterrupt, SystemExit):
         raise
-    except Exception as exc:  # recorded, visible in the summary, retried on the next run
-        if cfg.run.fail_fast:
+    except Exception as exc:
+        unit.failed(exc)
+    return unit.write(cells, ratios)
+
+
+# One BLAS/OpenMP thread in every worker process (set before numpy loads there).
+_WORKER_ENV = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+@dataclass
+class _Claim:
+    """A unit this process holds the lock of and has to compute."""
+
+    spec: DatasetSpec
+    store: UnitStore
+    config_hash: str
+    lock: Any
+
+
+def _sweep_pooled(cfg: BenchConfig, claims: Iterator[_Claim], done: Any, cell_bar: tqdm) -> None:
+    """Compute the claimed units on one pool of ``run.n_jobs`` worker processes.
+
+    The work items of consecutive units form one queue: the next unit is
+    loaded and its CV tasks start as soon as a worker would otherwise idle
+    (the current unit's last task, or its refit, still running); a unit's
+    refit goes to the front of the queue once its CV is complete. At most one
+    unit is loaded ahead. Each item is the same :func:`_run_tasks` call as in
+    :func:`run_unit`, so the scores are those of the one-unit-at-a-time path.
+    A failing item fails (and records) only its unit; Ctrl-C releases every
+    lock and writes nothing partial.
+    """
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
+
+    from joblib.externals.loky import get_reusable_executor
+
+    ready: deque[WorkItem] = deque()
+    in_flight: dict[Future, WorkItem] = {}
+    open_units: dict[int, tuple[_Claim, _UnitRecord]] = {}   # id(job) -> its claim and record
+
+    def close(job: UnitJob | None, claim: _Claim, unit: _UnitRecord,
+              out: tuple[Any, Any] = (None, None)) -> None:
+        if job is not None:
+            open_units.pop(id(job), None)
+            ready_left = [it for it in ready if it.job is not job]
+            ready.clear()
+            ready.extend(ready_left)
+        try:
+            done(unit.write(*out))
+        finally:
+            claim.lock.release()
+
+    def start(claim: _Claim) -> None:
+        unit = _UnitRecord(cfg, claim.spec, claim.store, claim.config_hash)
+        try:
+            job = UnitJob(cfg, unit.load())
+        except (KeyboardInterrupt, SystemExit):
+            claim.lock.release()
             raise
-        record.update({"status": "failed", "reason": f"{type(exc).__name__}: {exc}",
-                       "traceback": traceback.format_exc()})
-        log.error("unit %s/%s/%s failed: %s: %s", spec.name, cfg.scenario.name, cfg.method.name,
-                  type(exc).__name__, exc)
-    record["seconds"] = round(time.perf_counter() - t0, 3)
-    record["started_at"] = started.isoformat(timespec="seconds")
-    record["provenance"] = _provenance(cfg, ds, config_hash)
-    if cells is not None:
-        for col, value in (("dataset", spec.name), ("scenario", cfg.scenario.name), ("method", cfg.method.name)):
-            cells.insert(0, col, value)
-    store.write(record, cells, ratios)
-    return record
+        except Exception as exc:
+            try:
+                unit.failed(exc)
+            except BaseException:
+                claim.lock.release()
+                raise
+            close(None, claim, unit)
+            return
+        if job.early is not None:
+            unit.fields.update(job.early)
+            close(None, claim, unit)
+            return
+        open_units[id(job)] = (claim, unit)
+        ready.extend(job.cv_items)
+        cell_bar.total = (cell_bar.total or 0) + job.n_progress
+        cell_bar.refresh()
+
+    def settle(fut: Future, item: WorkItem) -> None:
+        job = item.job
+        if id(job) not in open_units:
+            return      # its unit already failed
+        claim, unit = open_units[id(job)]
+        try:
+            out = fut.result()
+            cell_bar.update(len(out) * len(item.cells) if not item.refit else 1)
+            if item.refit:
+                fields, cells, ratios = job.finish(out)
+                unit.fields.update(fields)
+                close(job, claim, unit, (cells, ratios))
+            elif (refit := job.add_cv(out)) is not None:
+                ready.appendleft(refit)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            unit.failed(exc)
+            close(job, claim, unit)
+
+    exhausted = False
+    try:
+        while True:
+            while len(in_flight) < cfg.run.n_jobs and (ready or not exhausted):
+                if ready:
+                    item = ready.popleft()
+                    pool = get_reusable_executor(max_workers=cfg.run.n_jobs, env=_WORKER_ENV)
+                    in_flight[pool.submit(_run_tasks, *item.args())] = item
+                elif (claim := next(claims, None)) is not None:
+                    start(claim)
+                else:
+                    exhausted = True
+            if not in_flight:
+                break
+            finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                settle(fut, in_flight.pop(fut))
+    finally:
+        for fut in in_flight:
+            fut.cancel()
+        for claim, _ in open_units.values():
+            claim.lock.release()
 
 
 def run_sweep(cfg: BenchConfig) -> list[dict[str, Any]]:
@@ -363,6 +565,7 @@ def run_sweep(cfg: BenchConfig) -> list[dict[str, Any]]:
 
     Units locked by another process are deferred and awaited at the end, so
     two sweeps on one results directory share the work and never duplicate it.
+    With ``run.n_jobs > 1`` the units share one worker pool (:func:`_sweep_pooled`).
     """
     specs = list(cfg.dataset.values())
     records: list[dict[str, Any]] = []
@@ -388,29 +591,42 @@ def run_sweep(cfg: BenchConfig) -> list[dict[str, Any]]:
             return rec
         return None
 
-    for spec in specs:
-        h = unit_config_hash(cfg, spec)
-        store = UnitStore(cfg.run.results_dir, cfg.scenario.name, cfg.method.name, spec.name, h)
-        seen = stamp(store)
-        done = todo(store)
-        if done is None:
-            lock = try_lock(store)
-            if lock is None:
-                deferred.append((spec, store, h, seen))
-                continue
-            try:
-                done = todo(store, seen) or compute_unit(cfg, spec, store, h, cell_bar)
-            finally:
-                lock.release()
-        records.append(done)
-        bar.set_postfix_str(f"{spec.name}: {done['status']}")
+    def finished(rec: dict[str, Any]) -> None:
+        records.append(rec)
+        bar.set_postfix_str(f"{rec['dataset']}: {rec['status']}")
         bar.update(1)
+
+    def claims() -> Iterator[_Claim]:
+        """The units to compute here, each locked; finished ones are collected on the way."""
+        for spec in specs:
+            h = unit_config_hash(cfg, spec)
+            store = UnitStore(cfg.run.results_dir, cfg.scenario.name, cfg.method.name, spec.name, h)
+            seen = stamp(store)
+            rec = todo(store)
+            if rec is None:
+                lock = try_lock(store)
+                if lock is None:
+                    deferred.append((spec, store, h, seen))
+                    continue
+                rec = todo(store, seen)
+                if rec is None:
+                    yield _Claim(spec, store, h, lock)
+                    continue
+                lock.release()
+            finished(rec)
+
+    if cfg.run.n_jobs > 1:
+        _sweep_pooled(cfg, claims(), finished, cell_bar)
+    else:
+        for claim in claims():
+            try:
+                finished(compute_unit(cfg, claim.spec, claim.store, claim.config_hash, cell_bar))
+            finally:
+                claim.lock.release()
     for spec, store, h, seen in deferred:
         log.info("waiting for unit %s, being computed by another process", spec.name)
         with store.lock(timeout=-1):
-            done = todo(store, seen) or compute_unit(cfg, spec, store, h, cell_bar)
-        records.append(done)
-        bar.update(1)
+            finished(todo(store, seen) or compute_unit(cfg, spec, store, h, cell_bar))
     cell_bar.close()
     bar.close()
     order = {s.name: i for i, s in enumerate(specs)}
