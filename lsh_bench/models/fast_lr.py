@@ -257,6 +257,7 @@ def _lbfgsb(objective: _Objective, x: np.ndarray, *, maxiter: int, gtol: float) 
     same = np.empty(n, dtype=bool)
     n_iterations = 0
     setulb, equal, copyto, evaluate = _lbfgsb.setulb, np.equal, np.copyto, objective.evaluate
+    all_true = np.logical_and.reduce        # same.all() without ndarray.all's Python-level wrapper
     while True:
         # scipy passes a fresh float64 copy of g each call; g only changes at an evaluation
         # (copied in below) or inside setulb (kept, as scipy keeps its copy), so one buffer does.
@@ -265,7 +266,7 @@ def _lbfgsb(objective: _Objective, x: np.ndarray, *, maxiter: int, gtol: float) 
         t = task[0]
         if t == _TASK_FG:
             equal(x, x_seen, out=same)                      # ScalarFunction: np.array_equal(x, self.x)
-            if not same.all():
+            if not all_true(same):
                 copyto(x_seen, x)
                 f_seen = evaluate()
                 nfev += 1
