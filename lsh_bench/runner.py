@@ -44,7 +44,7 @@ from lsh_bench.data.loader import Dataset, load_dataset
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.data.splits import Part, ProtocolSplit, make_split, smote_rows_to_add
 from lsh_bench.errors import DatasetUnavailable, LshBenchError, SamplerNotApplicable
-from lsh_bench.models.evaluate import FoldData, GridScores, evaluate_shared, evaluate_straightforward
+from lsh_bench.models.evaluate import FoldData, GridScores, evaluate_shared, evaluate_straightforward, minority_f1
 from lsh_bench.models.grid import Cell, expand_grid
 from lsh_bench.models.preprocess import Mode, categorical_for_sampler
 from lsh_bench.provenance import git_state, package_versions
@@ -123,6 +123,23 @@ def select(fold_f1: dict[tuple[int, int], list[float]], decimals: int | None) ->
 
 def round_f1(x: float, decimals: int | None) -> float:
     return round(x, decimals) if decimals is not None else x
+
+
+def all_minority_scores(y: np.ndarray, split: ProtocolSplit, decimals: int | None) -> dict[str, float]:
+    """F1 of predicting *every* row minority, on the unit's validation folds and its test part.
+
+    No model reaches below this on a validation set that is mostly minority,
+    which is what few-/zero-shot produce (SPEC section 2 moves the removed
+    minority rows to validation and test): there it is the bar a selected
+    model has to clear, so it is recorded with every unit (``ALL1`` in Table 3).
+    ``val_f1`` is the mean of the rounded fold F1s, as for selection.
+    """
+    def f1_all(part_rows: np.ndarray) -> float:
+        yy = y[part_rows]
+        return round_f1(minority_f1(yy, np.ones_like(yy)), decimals)
+
+    folds = [f1_all(part.score) for part in split.folds]
+    return {"val_f1": float(np.mean(folds)), "test_f1": f1_all(split.refit.score)}
 
 
 # ----------------------------------------------------------------- tasks ---
@@ -240,7 +257,8 @@ class UnitJob:
         self.mode: Mode = cfg.preprocess.name
         self.split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
         self.plan = plan_ratios(cfg.method, cfg.ratios, self.split, ds.y)
-        self.base: dict[str, Any] = {"ratios_skipped": self.plan.skipped}
+        self.base: dict[str, Any] = {"ratios_skipped": self.plan.skipped,
+                                     "all_minority": all_minority_scores(ds.y, self.split, cfg.protocol.f1_decimals)}
         self.early: dict[str, Any] | None = None     # the whole record when nothing is computed
         self.cv_items: list[WorkItem] = []
         if self.plan.not_applicable:

@@ -111,7 +111,7 @@ SUMMARY_COLUMNS = [
     "dataset", "paper_row", "ir", "ir_group", "scenario", "method", "status", "reason",
     "ratio", "classifier", "params", "val_f1", "test_f1", "achievement", "seconds",
     "llm_calls", "llm_prompt_tokens", "llm_completion_tokens", "llm_seconds", "llm_cost",
-    "config_hash",
+    "config_hash", "all_minority_val_f1", "all_minority_test_f1",
 ]
 
 
@@ -132,9 +132,12 @@ def load_summary(results_dir: str | Path) -> pd.DataFrame:
             "llm_calls": llm.get("calls", 0), "llm_prompt_tokens": llm.get("prompt_tokens", 0),
             "llm_completion_tokens": llm.get("completion_tokens", 0), "llm_seconds": llm.get("seconds", 0.0),
             "llm_cost": llm.get("cost", 0.0), "config_hash": rec["config_hash"],
+            "all_minority_val_f1": (rec.get("all_minority") or {}).get("val_f1"),
+            "all_minority_test_f1": (rec.get("all_minority") or {}).get("test_f1"),
         })
     frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    for col in ("ratio", "val_f1", "test_f1", "achievement", "ir", "seconds"):
+    for col in ("ratio", "val_f1", "test_f1", "achievement", "ir", "seconds", "all_minority_val_f1",
+                "all_minority_test_f1"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce")
     return frame
 

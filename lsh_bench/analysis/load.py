@@ -281,6 +281,7 @@ def from_summary(
     if unknown:
         raise AnalysisInputError(f"results summary: unknown scenario(s) {', '.join(unknown)}")
     inputs = _split_scenarios(table, source=source)
+    _add_all_minority(inputs, summary)
     reason = summary["reason"] if "reason" in summary else ""
     inputs.status = pd.DataFrame({
         "dataset": summary["dataset"].astype(str), "scenario": summary["scenario"],
@@ -289,6 +290,24 @@ def from_summary(
     }).sort_values(["scenario", "dataset", "method"], kind="mergesort").reset_index(drop=True)
     inputs.ratio_stats = normalise_ratio_stats(ratio_stats, config_hash)
     return inputs
+
+
+def _add_all_minority(inputs: Inputs, summary: pd.DataFrame) -> None:
+    """Few-/zero-shot layout: ``ALL1_v``/``ALL1_t``, F1 of predicting every row minority.
+
+    Recorded with each unit since version 0.1 (``all_minority``); the same for
+    every method of a (dataset, scenario), as it depends on the split only.
+    Not added to the general layout, where it is no method to compare with.
+    """
+    cols = {"all_minority_val_f1": "ALL1_v", "all_minority_test_f1": "ALL1_t"}
+    if inputs.fewshot.empty or not set(cols) <= set(summary.columns):
+        return
+    per = summary[summary["scenario"].isin(SHOT_SCENARIOS)].groupby(["dataset", "scenario"])
+    base = per[list(cols)].first().rename(columns=cols).astype(float)
+    if base.isna().all().all():
+        return          # a store written before the field existed
+    shots = inputs.fewshot.drop(columns=[c for c in cols.values() if c in inputs.fewshot])
+    inputs.fewshot = shots.merge(base.reset_index(), on=["dataset", "scenario"], how="left")
 
 
 def normalise_ratio_stats(

@@ -45,7 +45,9 @@ NOTES = {
                     "margin = first_t \u2212 second_t.",
     "achievement": "std: sample standard deviation (ddof=1); std_ddof0: population "
                    "(ddof=0). Paper: SM 0.9146/0.1888, LM 0.9406/0.1739, LS 0.9380/0.1303.",
-    "table3": "SM is N/A by design in these scenarios.",
+    "table3": "SM is N/A by design in these scenarios. ALL1 (not in the paper): F1 of predicting every "
+              "row minority, no model; the validation folds are mostly minority here, so a selected "
+              "model has to beat it there to have learnt anything.",
     "table6": "N/A: no score (not applicable, not run, or failed; see Missing).",
     "runtime": "Sums over the CV folds (folds = their count; the refit is left out); "
                "resample_seconds_mean is per fold.",

@@ -95,13 +95,15 @@ def achievement(general: pd.DataFrame) -> pd.DataFrame:
 
 
 def table3(fewshot: pd.DataFrame) -> pd.DataFrame:
-    """Paper Table 3: few-/zero-shot test F1 of ORG, SM, LM, LS.
+    """Paper Table 3: few-/zero-shot test F1 of ORG, SM, LM, LS (and ALL1 when recorded).
 
     SM is N/A by design in these scenarios (fewer than k+1 minority rows);
     it is still a column, so the layout matches the paper.
     """
     methods = ["ORG", *METHODS] + [m for m in methods_in(fewshot)
-                                   if m not in ("ORG", *METHODS)]
+                                   if m not in ("ORG", *METHODS, "ALL1")]
+    if "ALL1_t" in fewshot:
+        methods.append("ALL1")      # no model: every row predicted minority (see the note)
     out = fewshot[["dataset", "scenario", "ir"]].copy()
     for m in methods:
         col = f"{m}_t"
