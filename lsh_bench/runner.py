@@ -107,18 +107,28 @@ def select(fold_f1: dict[tuple[int, int], list[float]], decimals: int | None) ->
     Returns the key, its validation score (mean of the rounded fold F1s) and
     how many cells tie with it.
     """
-    def total(scores: list[float]) -> float | int:
-        if decimals is None:
-            return float(np.mean(scores))
-        return sum(round(round(s, decimals) * 10**decimals) for s in scores)
-
     keys = sorted(fold_f1)  # ratio ascending, then cell index = tie-break order
-    totals = {k: total(fold_f1[k]) for k in keys}
+    totals = {k: _rounded_total(fold_f1[k], decimals) for k in keys}
     best_total = max(totals.values())
     best = next(k for k in keys if totals[k] == best_total)
-    n = len(fold_f1[best])
-    val = best_total / n / 10**decimals if decimals is not None else float(best_total)
-    return best, float(val), sum(1 for k in keys if totals[k] == best_total)
+    return best, _mean_from_total(best_total, len(fold_f1[best]), decimals), sum(
+        1 for k in keys if totals[k] == best_total)
+
+
+def _rounded_total(scores: list[float], decimals: int | None) -> float | int:
+    """Sum of the fold F1s in integer units of ``10**-decimals`` (exact, order-free); the mean if unrounded."""
+    if decimals is None:
+        return float(np.mean(scores))
+    return sum(round(round(s, decimals) * 10**decimals) for s in scores)
+
+
+def _mean_from_total(total: float | int, n: int, decimals: int | None) -> float:
+    return float(total / n / 10**decimals) if decimals is not None else float(total)
+
+
+def mean_rounded_f1(scores: list[float], decimals: int | None) -> float:
+    """Mean of the rounded fold F1s, computed exactly as selection computes a unit's ``val_f1``."""
+    return _mean_from_total(_rounded_total(scores, decimals), len(scores), decimals)
 
 
 def round_f1(x: float, decimals: int | None) -> float:
@@ -132,14 +142,16 @@ def all_minority_scores(y: np.ndarray, split: ProtocolSplit, decimals: int | Non
     which is what few-/zero-shot produce (SPEC section 2 moves the removed
     minority rows to validation and test): there it is the bar a selected
     model has to clear, so it is recorded with every unit (``ALL1`` in Table 3).
-    ``val_f1`` is the mean of the rounded fold F1s, as for selection.
+    ``val_f1`` is the mean of the rounded fold F1s computed as selection
+    computes it, so a selected cell that predicts all minority has *equal*
+    ``val_f1`` (not just close).
     """
     def f1_all(part_rows: np.ndarray) -> float:
         yy = y[part_rows]
-        return round_f1(minority_f1(yy, np.ones_like(yy)), decimals)
+        return minority_f1(yy, np.ones_like(yy))
 
     folds = [f1_all(part.score) for part in split.folds]
-    return {"val_f1": float(np.mean(folds)), "test_f1": f1_all(split.refit.score)}
+    return {"val_f1": mean_rounded_f1(folds, decimals), "test_f1": round_f1(f1_all(split.refit.score), decimals)}
 
 
 # ----------------------------------------------------------------- tasks ---

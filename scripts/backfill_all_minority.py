@@ -1,4 +1,4 @@
-"""Add the ``all_minority`` baseline to unit records written before it existed.
+"""Add (or bring up to date) the ``all_minority`` baseline in finished unit records.
 
 ``all_minority`` (F1 of predicting every row minority, on the validation
 folds and the test part) depends only on the data and the split, so it can
@@ -6,8 +6,12 @@ be computed for a finished unit without touching its scores. A record is
 updated only if the configuration composed from its scenario/method/
 preprocess/dataset hashes to the record's ``config_hash`` (so the split is
 provably the one the unit used) and the dataset's sha256 matches its
-provenance; anything else is reported and left alone. Writes are atomic,
-under the unit's lock. Nothing else in the record changes.
+provenance; anything else is reported and left alone. A record whose value
+is already the one computed now is not rewritten (so running it twice is a
+no-op); records written before the validation mean was computed as selection
+computes ``val_f1`` (``np.mean`` of the rounded folds, last digit noise) are
+corrected. Writes are atomic, under the unit's lock. Nothing else in the
+record changes.
 
     python scripts/backfill_all_minority.py results/smoke_store [--set KEY=VALUE ...]
 """
@@ -36,11 +40,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra Hydra override used to compose each unit's config (repeatable)")
     args = ap.parse_args(argv)
-    updated = skipped = present = 0
+    updated = skipped = unchanged = 0
     for unit_dir, rec in iter_records(args.results_dir):
-        if "all_minority" in rec:
-            present += 1
-            continue
         overrides = [f"scenario={rec['scenario']}", f"method={rec['method']}",
                      f"preprocess={rec['preprocess']}", f"dataset={rec['dataset']}", *args.set]
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
@@ -59,12 +60,16 @@ def main(argv: list[str]) -> int:
         split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
         store = UnitStore(args.results_dir, rec["scenario"], rec["method"], rec["dataset"], rec["config_hash"])
         assert store.dir == unit_dir, (store.dir, unit_dir)
+        value = all_minority_scores(ds.y, split, cfg.protocol.f1_decimals)
+        if rec.get("all_minority") == value:
+            unchanged += 1
+            continue
         with store.lock(timeout=60):
-            rec["all_minority"] = all_minority_scores(ds.y, split, cfg.protocol.f1_decimals)
+            rec["all_minority"] = value
             atomic_write_json(store.record_path, rec)
-        print(f"{where}: all_minority {rec['all_minority']}")
+        print(f"{where}: all_minority {value}")
         updated += 1
-    print(f"updated {updated}, already present {present}, skipped {skipped}")
+    print(f"updated {updated}, unchanged {unchanged}, skipped {skipped}")
     return 0
 
 

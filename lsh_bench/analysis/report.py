@@ -47,7 +47,8 @@ NOTES = {
                    "(ddof=0). Paper: SM 0.9146/0.1888, LM 0.9406/0.1739, LS 0.9380/0.1303.",
     "table3": "SM is N/A by design in these scenarios. ALL1 (not in the paper): F1 of predicting every "
               "row minority, no model; the validation folds are mostly minority here, so a selected "
-              "model has to beat it there to have learnt anything.",
+              "model has to beat it there to have learnt anything. val_is_ALL1: methods whose selected "
+              "model scored exactly ALL1 on validation, i.e. did no better than predicting all minority.",
     "table6": "N/A: no score (not applicable, not run, or failed; see Missing).",
     "runtime": "Sums over the CV folds (folds = their count; the refit is left out); "
                "resample_seconds_mean is per fold.",

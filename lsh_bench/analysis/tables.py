@@ -108,7 +108,28 @@ def table3(fewshot: pd.DataFrame) -> pd.DataFrame:
     for m in methods:
         col = f"{m}_t"
         out[m] = fewshot[col] if col in fewshot else np.nan
+    if "ALL1_v" in fewshot:
+        out["val_is_ALL1"] = _methods_at_all1(fewshot, [m for m in methods if m != "ALL1"])
     return out.sort_values(["scenario", "dataset"], kind="mergesort").reset_index(drop=True)
+
+
+def _methods_at_all1(fewshot: pd.DataFrame, methods: list[str]) -> pd.Series:
+    """Per row, the methods whose selected model scores exactly ALL1 on validation ("" if none).
+
+    Such a selection did no better than predicting every row minority: on
+    mostly-minority validation folds it usually *is* that prediction (its
+    test F1 then equals ALL1's too). Equality is exact by construction: the
+    runner computes ``all_minority.val_f1`` with selection's own arithmetic;
+    the tolerance only absorbs a CSV round trip.
+    """
+    def at_all1(row: pd.Series) -> str:
+        base = row["ALL1_v"]
+        if pd.isna(base):
+            return ""
+        return ", ".join(m for m in methods if f"{m}_v" in row and pd.notna(row[f"{m}_v"])
+                         and abs(row[f"{m}_v"] - base) <= 1e-9)
+
+    return fewshot.apply(at_all1, axis=1).astype(str)
 
 
 def table6(general: pd.DataFrame) -> pd.DataFrame:

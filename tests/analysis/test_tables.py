@@ -105,3 +105,17 @@ def test_markdown_and_latex_rendering():
     tex = tables.to_latex(df, decimals=3, caption="T_1", label="tab:x")
     assert r"a\_b & 0.123 & 3 & 0.000123 \\" in tex and r"c\&d & N/A" in tex
     assert r"\caption{T\_1}" in tex and r"\begin{tabular}{lrrr}" in tex
+
+
+def test_table3_names_selections_that_only_tie_all_minority_on_validation():
+    shots = pd.DataFrame({
+        "dataset": ["a", "b", "c"], "scenario": ["fewshot", "fewshot", "zeroshot"], "ir": [2.0, 3.0, 4.0],
+        "ORG_v": [0.03, 0.05, np.nan], "ORG_t": [0.0, 0.1, np.nan],
+        "LM_v": [0.78104, 0.9, 0.7], "LM_t": [0.70, 0.8, 0.6],
+        "LS_v": [0.78104 + 1e-12, 0.78, np.nan], "LS_t": [0.70, 0.7, np.nan],
+        "ALL1_v": [0.78104, 0.8, np.nan], "ALL1_t": [0.70, 0.7, np.nan],
+    })
+    t3 = tables.table3(shots)
+    assert list(t3.columns)[-2:] == ["ALL1", "val_is_ALL1"]
+    assert t3["val_is_ALL1"].tolist() == ["LM, LS", "", ""]   # b: LM above, LS below; c: no baseline
+    assert "val_is_ALL1" not in tables.table3(shots.drop(columns=["ALL1_v", "ALL1_t"]))

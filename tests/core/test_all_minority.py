@@ -13,7 +13,7 @@ from lsh_bench.analysis.load import load_results
 from lsh_bench.analysis.tables import table3
 from lsh_bench.data.loader import load_dataset
 from lsh_bench.data.splits import make_split
-from lsh_bench.runner import all_minority_scores, run_sweep
+from lsh_bench.runner import all_minority_scores, run_sweep, select
 from lsh_bench.store import iter_records
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +32,8 @@ def test_all_minority_is_two_p_over_two_p_plus_n(make_cfg, scenario) -> None:
     got = all_minority_scores(ds.y, split, cfg.protocol.f1_decimals)
     folds = [_by_hand(ds.y[p.score]) for p in split.folds]
     assert got == {"val_f1": pytest.approx(np.mean(folds), abs=1e-12), "test_f1": _by_hand(ds.y[split.refit.score])}
+    # Bit-equal to the val_f1 selection gives a cell with these fold scores (a selected all-minority cell).
+    assert got["val_f1"] == select({(0, 0): folds}, cfg.protocol.f1_decimals)[1]
     if scenario != "general":   # the removed minority rows went to validation: mostly minority there
         assert got["val_f1"] > 2 / 3
 
@@ -43,7 +45,8 @@ def test_units_and_table3_carry_all1_and_old_records_are_backfilled(make_cfg, mi
     assert org["status"] == "done" and sm["status"] == "not_applicable"
     assert org["all_minority"] == sm["all_minority"]            # a property of the split, not of the method
     t3 = table3(load_results(cfg.run.results_dir).fewshot)
-    assert t3.loc[0, "ALL1"] == org["all_minority"]["test_f1"] and list(t3.columns)[-1] == "ALL1"
+    assert t3.loc[0, "ALL1"] == org["all_minority"]["test_f1"] and list(t3.columns)[-2:] == ["ALL1", "val_is_ALL1"]
+    assert t3.loc[0, "val_is_ALL1"] == ("ORG" if org["val_f1"] == org["all_minority"]["val_f1"] else "")
 
     # A record written before the field existed gets exactly the same values back.
     for unit_dir, rec in iter_records(cfg.run.results_dir):
@@ -56,6 +59,15 @@ def test_units_and_table3_carry_all1_and_old_records_are_backfilled(make_cfg, mi
     assert backfill_all_minority.main([str(cfg.run.results_dir), *sets]) == 0
     restored = {rec["method"]: rec["all_minority"] for _, rec in iter_records(cfg.run.results_dir)}
     assert restored == {"org": org["all_minority"], "sm": sm["all_minority"]}
+    # A stale value (e.g. last-digit noise of an older mean) is corrected; a second run changes nothing.
+    for unit_dir, rec in iter_records(cfg.run.results_dir):
+        rec["all_minority"]["val_f1"] = float(np.nextafter(rec["all_minority"]["val_f1"], 1.0))
+        (unit_dir / "unit.json").write_text(json.dumps(rec))
+    assert backfill_all_minority.main([str(cfg.run.results_dir), *sets]) == 0
+    assert {rec["method"]: rec["all_minority"] for _, rec in iter_records(cfg.run.results_dir)} == restored
+    mtimes = [(d / "unit.json").stat().st_mtime_ns for d, _ in iter_records(cfg.run.results_dir)]
+    assert backfill_all_minority.main([str(cfg.run.results_dir), *sets]) == 0
+    assert [(d / "unit.json").stat().st_mtime_ns for d, _ in iter_records(cfg.run.results_dir)] == mtimes
     # Without grid=smoke the composed config is not the units' one: they are left alone.
     for unit_dir, rec in iter_records(cfg.run.results_dir):
         rec.pop("all_minority")
