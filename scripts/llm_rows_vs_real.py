@@ -4,8 +4,11 @@ Replays the LM (or LS) sampler of a finished unit from the LLM replay cache
 (read-only: no model call; a request that was not recorded is an error) for
 every CV fold at one ratio, exactly as the runner built it, and compares the
 synthetic rows (those appended after the fold's real rows) with the real
-training minority of the same folds, in the encoded space the classifiers
-see.
+training minority of the same folds (what the LLM was shown) and with the
+held-out minority of the validation parts (what the classifiers are scored
+on; in few-/zero-shot the removed minority rows are there, so zero-shot rows
+have something real to be compared with), in the encoded space the
+classifiers see. Columns without real rows print as "-".
 
     python scripts/llm_rows_vs_real.py method=lm dataset=haberman ratio=1.0 \\
         run.results_dir=results/smoke_store llm.cache_dir=results/llm_cache
@@ -45,27 +48,34 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"ratio {ratio} is not applicable here; applicable: {plan.applicable}")
     seed_ratio = plan.applicable[0] if cfg.method.kind == "hybrid" else None
     factory = SamplerFactory(cfg, ds.schema, seed_ratio)
-    real, synthetic = [], []
+    real, held_out, synthetic = [], [], []
     for part in split.folds:
         fold = _fold_data(ds, part)
-        X_tr, y_tr, *_ = encode_and_resample(fold, ds.schema, cfg.preprocess.name, factory(ratio))
+        X_tr, y_tr, X_va, *_ = encode_and_resample(fold, ds.schema, cfg.preprocess.name, factory(ratio))
         n = len(fold.y_train)
         real.append(X_tr[:n][y_tr[:n] == 1])
+        held_out.append(X_va[np.asarray(fold.y_val) == 1])
         synthetic.append(X_tr[n:])
-    R, S = np.vstack(real), np.vstack(synthetic)
+    R, H, S = np.vstack(real), np.vstack(held_out), np.vstack(synthetic)
     rows = []
     for j, col in enumerate(ds.schema.names):
-        rows.append({"column": col, "real mean": R[:, j].mean(), "real sd": R[:, j].std(ddof=1),
-                     "LLM mean": S[:, j].mean(), "LLM sd": S[:, j].std(ddof=1),
-                     "LLM min": S[:, j].min(), "LLM max": S[:, j].max()})
+        rows.append({"column": col, **_stats("train minority", R[:, j]), **_stats("held-out minority", H[:, j]),
+                     **_stats("LLM", S[:, j]), "LLM min": S[:, j].min(), "LLM max": S[:, j].max()})
     table = pd.DataFrame(rows)
-    print(f"{ds.name} {cfg.scenario.name} {cfg.method.name} ratio {ratio}: {len(R)} real minority rows "
-          f"(5 folds), {len(S)} LLM rows")
+    print(f"{ds.name} {cfg.scenario.name} {cfg.method.name} ratio {ratio} (5 folds): {len(R)} training minority "
+          f"rows, {len(H)} held-out minority rows, {len(S)} LLM rows")
     print("| " + " | ".join(table.columns) + " |")
     print("|" + "---|" * len(table.columns))
     for _, r in table.iterrows():
-        print("| " + " | ".join([r["column"]] + [f"{v:.2f}" for v in r.iloc[1:]]) + " |")
+        print("| " + " | ".join([r["column"]] + ["-" if pd.isna(v) else f"{v:.4g}" for v in r.iloc[1:]]) + " |")
     return 0
+
+
+def _stats(label: str, values: np.ndarray) -> dict[str, float]:
+    """Mean and sample sd of ``values``; NaN (printed "-") where there are too few rows."""
+    mean = float(values.mean()) if len(values) else float("nan")
+    sd = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+    return {f"{label} mean": mean, f"{label} sd": sd}
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,29 @@ def test_sm_is_not_applicable_in_few_and_zero_shot(make_cfg, scenario: str) -> N
         assert org["status"] == "done" and org["choice"]["ratio"] is None
     else:
         assert org["status"] == "not_applicable" and "no minority row" in org["reason"]
+
+
+
+def test_rows_vs_real_replays_the_recorded_lm_rows(make_cfg, mirror, capsys, monkeypatch) -> None:
+    """scripts/llm_rows_vs_real.py rebuilds LM's rows from the cache alone and compares them per column."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "scripts"))
+    import llm_rows_vs_real
+
+    from lsh_bench.data.splits import make_split
+
+    args = ["method=lm", "dataset=haberman", "grid=smoke", "ratio=0.4", f"data.mirror_dirs=[{mirror}]",
+            "data.use_openml=false", f"llm.cache_dir={FIXTURE}"]
+    assert llm_rows_vs_real.main(args) == 0          # readonly cache: a model call would be an LLMCacheMiss
+    out = capsys.readouterr().out.splitlines()
+    cfg = replay_cfg(make_cfg, "lm")
+    ds = load_dataset(cfg.dataset["haberman"], cfg.data)
+    split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
+    train_min = [int((ds.y[p.train] == 1).sum()) for p in split.folds]
+    added = [int((ds.y[p.train] == 0).sum() * 0.4 - m) for p, m in zip(split.folds, train_min)]
+    assert out[0].endswith(f"{sum(train_min)} training minority rows, "
+                           f"{sum(int((ds.y[p.score] == 1).sum()) for p in split.folds)} held-out minority rows, "
+                           f"{sum(added)} LLM rows")
+    rows = [r for r in out[3:] if r.startswith("| ")]
+    assert [r[2:].split(" | ")[0] for r in rows] == list(ds.schema.names)
+    assert not any(" - " in r for r in rows)        # general scenario: every statistic exists
+    sys.modules.pop("llm_rows_vs_real", None)
