@@ -28,7 +28,12 @@ def package_versions() -> dict[str, str]:
 
 @functools.lru_cache(maxsize=1)
 def git_state() -> dict[str, Any]:
-    """Commit of the harness code and whether the work tree had local changes."""
+    """Commit of the harness code and whether the work tree had local changes.
+
+    Read once per process (cached); ``run_sweep`` reads it before computing
+    anything, so a record names the commit its code was imported from even if
+    the checkout moves while a long (LLM) sweep runs.
+    """
     repo = Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(

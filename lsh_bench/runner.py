@@ -597,6 +597,11 @@ def run_sweep(cfg: BenchConfig) -> list[dict[str, Any]]:
     two sweeps on one results directory share the work and never duplicate it.
     With ``run.n_jobs > 1`` the units share one worker pool (:func:`_sweep_pooled`).
     """
+    # The code that runs is the code imported now: read its commit (and the
+    # package versions) before any unit, not when a record is written hours
+    # later, after the checkout may have moved on. Both are cached per process.
+    git_state()
+    package_versions()
     specs = list(cfg.dataset.values())
     records: list[dict[str, Any]] = []
     deferred: list[tuple[DatasetSpec, UnitStore, str, int | None]] = []

@@ -103,3 +103,32 @@ def test_unit_record_carries_provenance_and_cells(make_cfg) -> None:
     assert set(cells.columns) >= {"dataset", "ratio", "classifier", "params", "fold", "f1", "f1_rounded", "seconds"}
     assert json.loads(store.record_path.read_text())["status"] == "done"
     assert np.isfinite(cells["f1"]).all()
+
+
+def test_record_names_the_commit_the_sweep_started_from(make_cfg, monkeypatch) -> None:
+    """A long sweep whose checkout moves on meanwhile still records the commit its code came from."""
+    import subprocess
+
+    import lsh_bench.provenance as provenance
+
+    state = {"head": "a" * 40}
+
+    def fake_git(cmd, **kwargs):
+        out = state["head"] if cmd[:2] == ["git", "rev-parse"] else ""
+        return subprocess.CompletedProcess(cmd, 0, stdout=out, stderr="")
+
+    real_tasks = runner._run_tasks
+
+    def tasks_then_commit(*args, **kwargs):
+        state["head"] = "b" * 40            # someone commits while the unit computes
+        return real_tasks(*args, **kwargs)
+
+    provenance.git_state.cache_clear()
+    monkeypatch.setattr(provenance.subprocess, "run", fake_git)
+    monkeypatch.setattr(runner, "_run_tasks", tasks_then_commit)
+    try:
+        (rec,) = run_sweep(make_cfg("method=sm", "dataset=haberman", "grid=smoke"))
+    finally:
+        provenance.git_state.cache_clear()
+    assert rec["status"] == "done" and state["head"] == "b" * 40
+    assert rec["provenance"]["git_commit"] == "a" * 40 and rec["provenance"]["git_dirty"] is False
