@@ -23,7 +23,7 @@ ifneq ($(wildcard $(SHARED_DATA)/manifest.csv),)
 export LSH_BENCH_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: install run test test-all smoke bench bench-sweep paper table1 table2 table3 table6 figures clean-env record-llm-cache
+.PHONY: install run test test-all smoke bench bench-sweep bench-llm paper table1 table2 table3 table6 figures clean-env record-llm-cache
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,6 +81,12 @@ PREPROCESS ?= paper standard
 DATASETS ?= mirrored
 bench-sweep: install
 	$(PY) scripts/bench_sweep.py --datasets $(DATASETS) --preprocess $(PREPROCESS) --n-jobs 2
+
+# bench-llm: LM on fold 0 of haberman, vertebra-column and flare with the embedded model, the current
+# code vs a previous commit (OLD_LLM) in the same run, alternating (results/bench/llm.json; ~1 h)
+OLD_LLM ?= e82e2e2
+bench-llm: install
+	nice -n 5 $(PY) scripts/bench_llm.py --old-commit $(OLD_LLM)
 
 # Re-record the replay caches the LM/LS tests use, from the real local model (~10 min on 2 cores).
 # Delete tests/fixtures/llm_cache_runner first to drop entries no test asks for any more.

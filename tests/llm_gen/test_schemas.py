@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from lsh_bench.data.schema import Column, FeatureSchema
-from lsh_bench.samplers.llm.schemas import (
-    AnswerInvalid, Bounds, json_schema, parse_program, parse_variables, program_model, variables_model,
-)
+from lsh_bench.samplers.llm.parse import AnswerInvalid, Bounds
+from lsh_bench.samplers.llm.repair import parse_program, parse_variables
+from lsh_bench.samplers.llm.schemas import json_schema, program_model, variables_model
 from lsh_bench.samplers.llm.state_machine import Variable
 
 SCHEMA = FeatureSchema((

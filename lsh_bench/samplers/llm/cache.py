@@ -63,6 +63,8 @@ def cache_key(backend: str, model: str, request: ChatRequest) -> str:
         "seed": request.seed,
         "draw": request.draw,
     }
+    if request.decoding is not None:  # the local decoder's grammar and sampler shape the answer
+        payload["decoding"] = request.decoding
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

@@ -19,6 +19,10 @@ from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.samplers.llm.schemas import DESCRIPTION_CHARS, data_units
 from lsh_bench.samplers.llm.state_machine import Variable
 
+# Where a program prompt's per-round part (the example rows) begins: everything before it is the
+# same in every round of a generation, so the local decoder evaluates it once (``decoding.py``).
+PROGRAM_ROUND_PART = ("Example rows of this class (CSV):", "No example rows are available.")
+
 
 def system(n_rows: int) -> str:
     return (
@@ -87,7 +91,7 @@ def example_program(schema: FeatureSchema, variables: list[Variable], n_outputs:
             ops.append({"op": "change_by", "var": v.name, "delta": step if i % 2 == 0 else -step})
         ops.append({"op": "output"})
         outputs, i = outputs + 1, i + 1
-    return json.dumps({"ops": ops})
+    return json.dumps({"ops": ops}, separators=(",", ":"))   # compact: the grammars allow no whitespace
 
 
 def program(
@@ -98,14 +102,15 @@ def program(
     example_csv: str,
     n_outputs: int,
 ) -> str:
-    rows = (f"Example rows of this class (CSV):\n<data>\n{example_csv}</data>\n\n" if example_csv
-            else "No example rows are available.\n\n")
+    """The program prompt; the example rows (the only part that changes between rounds) come last."""
+    rows = (f"{PROGRAM_ROUND_PART[0]}\n<data>\n{example_csv}</data>" if example_csv
+            else PROGRAM_ROUND_PART[1])
     return (
         f"<report>\n{report_text}\n</report>\n\n<variables>\n{variables_text(variables_, descriptions)}\n"
-        f"</variables>\n\n{rows}"
+        "</variables>\n\n"
         "Write a program that creates new rows. Operations: init (start from a real row), "
         "set_to (give a variable a value), change_by (add a delta to a numeric variable), "
         "output (emit the current row). Vary the rows like the real data varies. "
         f"Use at least {n_outputs} output operations.\n"
-        f"Format example: {example_program(schema, variables_, n_outputs)}"
+        f"Format example: {example_program(schema, variables_, n_outputs)}\n\n{rows}"
     )

@@ -4,6 +4,8 @@ A request is fully described by plain data (messages, JSON schema, sampling
 parameters, seed, draw index), so it can be hashed into a replay-cache key:
 the same request always gets the same recorded answer, and a different draw
 index asks for a fresh answer to the same prompt (retries, program rounds).
+The local model's decoding settings travel in the request too (``decoding``),
+so a change of grammar or sampler is a change of key.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ class ChatRequest:
     top_p: float
     seed: int
     draw: int = 0                               # 0, 1, 2, ... for repeated asks of one prompt
+    # The embedded model's own decoding (grammar, sampler, prompt prefix: ``decoding.decoding_request``);
+    # None for endpoints and for requests decoded the old way (llama.cpp's schema grammar).
+    decoding: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -37,6 +42,9 @@ class ChatResponse:
     cached: bool            # True: answered from the replay cache, no model call
     key: str                # replay-cache key of the request
     model: str
+    # Where a real local call's time went (prompt evaluation, forced and sampled tokens, choosing);
+    # None for replays and endpoints. Not stored in the replay cache.
+    timings: dict[str, float] | None = None
 
 
 @dataclass
