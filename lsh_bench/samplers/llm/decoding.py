@@ -103,6 +103,19 @@ class _Prose:
         return words >= self.min_words and text.rstrip().endswith(_SENTENCE_END)
 
 
+def _piece(llama_cpp: Any, vocab: Any, token: int) -> bytes:
+    """The bytes a token stands for (``LlamaModel.token_to_piece`` returns its whole 32-byte buffer)."""
+    import ctypes
+
+    size = 64
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, size, 0, False)
+        if n >= 0:
+            return bytes(buf[:n])
+        size = -n          # the piece needs -n bytes
+
+
 class LocalDecoder:
     """Decodes requests with a loaded ``llama_cpp.Llama`` (one at a time: the caller holds a lock)."""
 
@@ -114,7 +127,7 @@ class LocalDecoder:
         self._llama_cpp = llama_cpp
         model = llm._model
         n_vocab = model.n_vocab()
-        self.pieces: list[bytes] = [model.token_to_piece(t, special=False) for t in range(n_vocab)]
+        self.pieces: list[bytes] = [_piece(llama_cpp, model.vocab, t) for t in range(n_vocab)]
         self.eog = frozenset(t for t in range(n_vocab) if llama_cpp.llama_vocab_is_eog(model.vocab, t))
         attrs = [model.token_get_attr(t) for t in range(n_vocab)]
         normal = llama_cpp.LLAMA_TOKEN_ATTR_NORMAL | llama_cpp.LLAMA_TOKEN_ATTR_BYTE
@@ -200,9 +213,9 @@ class LocalDecoder:
             if matcher is not None and matcher.complete(state):
                 finish = "stop"
                 break
-            forced = matcher.forced(state) if matcher is not None else b""
-            if forced:
-                tokens = self.llm.tokenize(forced, add_bos=False, special=False)[: request.max_tokens - n]
+            tokens = self._forced_tokens(matcher, state) if matcher is not None else []
+            if tokens:
+                tokens = tokens[: request.max_tokens - n]
                 t0 = time.perf_counter()
                 self.llm.eval(tokens)
                 timings["forced_eval_s"] += time.perf_counter() - t0
@@ -212,8 +225,7 @@ class LocalDecoder:
                     state = matcher.feed(state, self.pieces[t]) if matcher is not None else state
                 n += len(tokens)
                 if state == DEAD:
-                    raise LLMError(f"local decoder: forced text {forced!r} was tokenized into pieces the grammar "
-                                   f"does not accept")
+                    raise LLMError(f"local decoder: forced tokens {tokens} are not accepted by the grammar")
                 continue
             t0 = time.perf_counter()
             token, state, logit = self._choose(matcher, state, rng, top_k, min_p, request.temperature,
@@ -233,6 +245,22 @@ class LocalDecoder:
             self.llm.eval([token])
             timings["sampled_eval_s"] += time.perf_counter() - t0
         return Decoded(out.decode("utf-8", errors="replace"), len(prefix) + len(rest), n, finish, timings)
+
+    def _forced_tokens(self, matcher: Matcher, state: int) -> list[int]:
+        """The tokens of the forced text, all but the last unless the answer ends with them.
+
+        The last token is left to the model (constrained to the forced bytes):
+        it may merge with what comes next, as ``"},`` does. Forcing it would
+        put the model at a token boundary it rarely saw (a 135M model then
+        closed its programs after one operation).
+        """
+        forced = matcher.forced(state)
+        if not forced:
+            return []
+        tokens = self.llm.tokenize(forced, add_bos=False, special=False)
+        if matcher.complete(matcher.feed(state, forced)):
+            return tokens
+        return tokens[:-1]
 
     def _matcher(self, grammar: list[Any]) -> Matcher:
         key = json.dumps(grammar, separators=(",", ":"))
