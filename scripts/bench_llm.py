@@ -151,15 +151,16 @@ def run_worker(impl_root: Path, input_path: Path, out_path: Path) -> None:
     sampler = LLMOverSampler(sampling_strategy=task["ratio"], schema=schema, llm=cfg, random_state=task["seed"],
                              client=LLMClient(cfg, backend=recorder))
     load_before = load()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     X_res, _ = sampler.fit_resample(X, y)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     new = X_res[len(X):]
     stats = sampler.generation_.as_dict()
     stats.pop("usage", None)
     usage = sampler.usage_
     out = {
         "lsh_bench": str(where.parent), "llm_config": cfg.model_dump(), "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
         "model_load_seconds": round(load_seconds, 2), "load_before": load_before, "load_after": load(),
         "rows_delivered": int(len(new)), "rows_finite": bool(np.all(np.isfinite(new))),
         "rows_unique": int(len(np.unique(new, axis=0))),
@@ -227,6 +228,8 @@ def summarize(run: dict[str, Any]) -> dict[str, Any]:
         "rows_delivered": rows,
         "rows_generated": gen["rows_generated"],
         "llm_seconds_per_100_rows": round(100 * seconds / rows, 2) if rows else None,
+        # CPU seconds of the whole fit (one llama.cpp thread: about the wall time on an idle core)
+        "cpu_seconds_per_100_rows": round(100 * run["cpu_seconds"] / rows, 2) if rows and run.get("cpu_seconds") else None,
         "program_rounds": gen["rounds"],
         "answers": answers,
         "rejected": sum(gen["rejected"].values()),
@@ -239,7 +242,8 @@ def summarize(run: dict[str, Any]) -> dict[str, Any]:
         "hit_cap": sum(c["hit_cap"] for c in calls),
         "rows_unique_share": _share(run["rows_unique"], rows),
         "per_step": per_step,
-        "wall_seconds": run["wall_seconds"], "model_load_seconds": run["model_load_seconds"],
+        "wall_seconds": run["wall_seconds"], "cpu_seconds": run.get("cpu_seconds"),
+        "model_load_seconds": run["model_load_seconds"],
         "load_before": run["load_before"], "load_after": run["load_after"],
     }
 
@@ -297,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"rejected {s['rejected']}/{s['answers']}", flush=True)
             if "old" in entry and "new" in entry:
                 o, n = entry["old"], entry["new"]
-                entry["ratio_old_new"] = {k: round(o[k] / n[k], 2) if n[k] else None
-                                          for k in ("llm_seconds_per_100_rows", "llm_seconds", "completion_tokens",
-                                                    "prompt_tokens", "calls")}
+                entry["ratio_old_new"] = {k: round(o[k] / n[k], 2) if o[k] and n[k] else None
+                                          for k in ("llm_seconds_per_100_rows", "cpu_seconds_per_100_rows",
+                                                    "llm_seconds", "completion_tokens", "prompt_tokens", "calls")}
                 print(f"  old/new LLM s per 100 rows: x{entry['ratio_old_new']['llm_seconds_per_100_rows']}",
                       flush=True)
             datasets.append(entry)
