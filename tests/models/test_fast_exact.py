@@ -21,18 +21,13 @@ from sklearn.model_selection import train_test_split
 from lsh_bench.config import ClassifierSpec
 from lsh_bench.data.loader import read_mirror_file
 from lsh_bench.data.schema import FeatureSchema
-from lsh_bench.models.evaluate import (
-    FoldData,
-    evaluate_shared,
-    evaluate_straightforward,
-    fit_predict_cell,
-    minority_f1,
-)
+from lsh_bench.models.evaluate import FoldData, evaluate_shared, evaluate_straightforward, fit_predict_cell
 from lsh_bench.models.fast import score_cells_fast
 from lsh_bench.models.fast_knn import predict_all_k, sorted_distances
 from lsh_bench.models.grid import expand_grid
+from lsh_bench.models.metrics import minority_f1
 from lsh_bench.models.preprocess import categorical_for_sampler
-from lsh_bench.samplers.factory import smote_for
+from lsh_bench.samplers.smote import smote_for
 
 from tests.conftest import compose_config
 
@@ -156,6 +151,6 @@ def test_fast_equals_straightforward_pipelines(mirror: Path, name: str, mode: st
                         n_features=len(schema))
     cells = expand_grid(small_grid(knn_ks=(3, 4, 9)))
     ref = evaluate_straightforward(fold, cells, schema, mode, sampler)
-    fast = evaluate_shared(fold, cells, schema, mode, sampler, fast=True)
+    fast = evaluate_shared(fold, cells, schema, mode, sampler)
     assert fast.f1 == ref.f1
     assert len(fast.seconds) == len(cells) and all(s >= 0 for s in fast.seconds)
