@@ -16,7 +16,6 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from lsh_bench.errors import ConfigError
-from lsh_bench.samplers.llm.config import LLMConfig
 
 
 class _Strict(BaseModel):
@@ -62,13 +61,68 @@ class ClassifierSpec(_Strict):
         return grid
 
 
-MethodKind = Literal["none", "smote", "llm", "hybrid", "borderline_smote", "adasyn"]
+K_PLUS_ONE = "k_neighbors+1"
+
+
+class MethodTraits(_Strict):
+    """What the protocol has to know about a method (``traits:`` in ``conf/method/*.yaml``).
+
+    ``min_minority``: fewest real minority rows every training part needs, an
+    integer or ``"k_neighbors+1"`` (SMOTE's neighbours: the paper's N/A below
+    it); ``uses_llm``: the LLM section of the config enters the unit's hash and
+    provenance, and a fold's ratios run in one task so its answers are shared;
+    ``seeds_at_r0``: the sampler receives the first applicable ratio r0 as
+    ``seed_ratio`` (LS's seeds).
+    """
+
+    min_minority: int | Literal["k_neighbors+1"] = Field(0)
+    uses_llm: bool = False
+    seeds_at_r0: bool = False
+
+    @field_validator("min_minority")
+    @classmethod
+    def _non_negative(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"min_minority must be >= 0 or {K_PLUS_ONE!r}")
+        return value
 
 
 class MethodSpec(_Strict):
+    """An oversampling method (``conf/method/<name>.yaml``): its sampler class and traits.
+
+    ``target`` (``_target_`` in YAML) is the import path of the sampler class
+    (or of a function returning one); ``null`` means no resampling (ORG).
+    :mod:`lsh_bench.samplers.registry` builds it. ``kind`` names the sampler
+    family in the unit's config hash: two methods with another class or other
+    traits need different kinds (the registry checks it).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), populate_by_name=True)
+
     name: str
-    kind: MethodKind
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    target: str | None = Field(alias="_target_")
     k_neighbors: int = Field(5, ge=1)
+    traits: MethodTraits = MethodTraits()
+
+    @property
+    def resamples(self) -> bool:
+        """False for ORG: the training part reaches the classifier as it is, at no ratio."""
+        return self.target is not None
+
+    def min_minority(self) -> int:
+        """Fewest real minority rows the method needs in every training part."""
+        need = self.traits.min_minority
+        return self.k_neighbors + 1 if need == K_PLUS_ONE else int(need)
+
+    def hash_fields(self) -> dict[str, Any]:
+        """What of the method enters the unit's config hash: name, kind and ``k_neighbors``.
+
+        The class and the traits are those of ``kind`` (checked by the
+        registry), so they are not hashed apart: the hashes of the results
+        written before ``_target_``/``traits`` existed stay valid.
+        """
+        return {"name": self.name, "kind": self.kind, "k_neighbors": self.k_neighbors}
 
 
 class ScenarioSpec(_Strict):
@@ -109,6 +163,42 @@ class RunSpec(_Strict):
     progress: bool = True
     rerun_failed: bool = True
     fail_fast: bool = False
+
+
+class LLMConfig(BaseModel):
+    """Which LLM writes rows, how it is sampled, and how its answers are cached (``conf/llm/*.yaml``).
+
+    API keys are never part of the config: ``api_key_env`` names the
+    environment variable that holds the key.
+    """
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    backend: Literal["local", "openai"] = "local"
+    model: str = "SmolLM2-135M-Instruct-Q4_1"
+    model_path: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    temperature: float = Field(0.8, ge=0.0, le=2.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    max_tokens: int = Field(768, gt=0)
+    timeout_s: float = Field(120, gt=0)
+    max_retries: int = Field(3, ge=0)          # retries after the first attempt (endpoints only)
+    retry_backoff_s: float = Field(1.0, ge=0)   # first retry wait; doubles per retry, capped at 60 s
+    n_ctx: int = Field(8192, gt=0)
+    n_threads: int = Field(1, gt=0)             # local backend: llama.cpp threads; 2 only on an idle machine
+    price_per_1k_prompt: float | None = None
+    price_per_1k_completion: float | None = None
+    cache_mode: Literal["readwrite", "readonly", "off"] = "readwrite"
+    cache_dir: str = "results/llm_cache"
+    example_rows: int = Field(30, gt=0)
+    min_outputs_per_round: int = Field(10, gt=0)
+    max_rounds: int = Field(50, gt=0)
+    # Times each accepted program is executed (fresh start row and jitter each time). The paper
+    # executes a program once (1); the embedded 135M model writes ~5 usable outputs per program,
+    # so conf/llm/local.yaml raises it to keep LM sweeps to minutes, not hours.
+    executions_per_program: int = Field(1, ge=1, le=100)
+    report_words: int = Field(500, gt=0)
 
 
 class BenchConfig(_Strict):
@@ -204,7 +294,7 @@ def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
     """
     payload: dict[str, Any] = {
         "dataset": dataset.model_dump(),
-        "method": cfg.method.model_dump(),
+        "method": cfg.method.hash_fields(),
         "scenario": cfg.scenario.model_dump(),
         "preprocess": cfg.preprocess.model_dump(),
         "classifiers": [c.model_dump() for c in cfg.classifiers()],
@@ -212,7 +302,7 @@ def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
         "seeds": cfg.seeds.model_dump(),
         "protocol": cfg.protocol.model_dump(),
     }
-    if cfg.method.kind in ("llm", "hybrid"):
+    if cfg.method.traits.uses_llm:
         # Execution details only (where answers are cached, how to retry, local
         # paths, threads): replayed answers are the same whatever they are.
         payload["llm"] = cfg.llm.model_dump(exclude=LLM_EXECUTION_FIELDS)

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from lsh_bench.errors import ConfigError, LLMCacheMiss, LLMError
+from lsh_bench.errors import ConfigError, LLMError
 from lsh_bench.samplers.llm.types import ChatRequest, ChatResponse
 from lsh_bench.store import atomic_write_bytes
 
@@ -115,16 +115,6 @@ class ReplayCache:
             key=key,
             model=entry["model"],
         )
-
-    def require(self, key: str) -> ChatResponse:
-        """Like ``get``, but a miss is ``LLMCacheMiss`` (read-only replays)."""
-        hit = self.get(key)
-        if hit is None:
-            raise LLMCacheMiss(
-                f"replay cache {self.cache_dir} (mode {self.mode}) has no entry for key {key} "
-                f"(expected file {self.path_for(key)}); record it with cache_mode=readwrite"
-            )
-        return hit
 
     def put(self, key: str, response: ChatResponse, backend: str) -> Path:
         """Store an answer atomically; returns the entry's path.

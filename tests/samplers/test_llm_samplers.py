@@ -1,4 +1,4 @@
-"""LM and LS against the imbalanced-learn contract and the SPEC's LLM-call budget (scripted backend)."""
+"""LM and LS against the imbalanced-learn contract and the protocol's LLM-call budget (scripted backend)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from lsh_bench.samplers.llm.client import LLMClient
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.sampler import LLMOverSampler
 
-from .fakes import ScriptedBackend
+from tests.llm_gen.fakes import ScriptedBackend
 
 SCHEMA = FeatureSchema((Column("a", "numeric"), Column("b", "numeric", integer=True),
                         Column("c", "categorical", categories=("x", "y", "z"))))
@@ -32,7 +32,7 @@ def data(n_maj=60, n_min=12, seed=0):
 
 
 def lm(ratio, fake, **kw):
-    return LLMOverSampler(sampling_strategy=ratio, schema=SCHEMA, llm=CFG, random_state=7, client=fake, **kw)
+    return LLMOverSampler(sampling_strategy=ratio, schema=SCHEMA, llm=CFG, llm_seed=7, client=fake, **kw)
 
 
 def ls(ratio, fake, r0=0.4, **kw):
