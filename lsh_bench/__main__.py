@@ -19,7 +19,7 @@ from omegaconf import DictConfig  # noqa: E402
 
 from lsh_bench.config import validate  # noqa: E402
 from lsh_bench.errors import LshBenchError  # noqa: E402
-from lsh_bench.runner import run_sweep  # noqa: E402
+from lsh_bench.sweep import run_sweep  # noqa: E402
 from lsh_bench.summary import format_summary  # noqa: E402
 
 log = logging.getLogger("lsh_bench")
@@ -45,7 +45,7 @@ def main(cfg: DictConfig) -> None:
         log.error("%s", exc)
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    text = format_summary(records, llm=bench.method.kind in ("llm", "hybrid"))
+    text = format_summary(records, llm=bench.method.traits.uses_llm)
     print(text)
     failed = [r["dataset"] for r in records if r["status"] == "failed"]
     if failed:

@@ -28,6 +28,8 @@ from typing import Any, Iterator
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from lsh_bench.record import unit_rows
+
 FINISHED = ("done", "not_applicable")   # never recomputed; "failed" and "unavailable" are retried
 
 
@@ -77,10 +79,6 @@ class UnitStore:
             return None
         return json.loads(self.record_path.read_text())
 
-    def status(self) -> str | None:
-        rec = self.record()
-        return None if rec is None else rec["status"]
-
     def lock(self, timeout: float = 0) -> FileLock:
         self.dir.mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.dir / ".lock"), timeout=timeout)
@@ -107,39 +105,9 @@ def iter_records(results_dir: str | Path) -> Iterator[tuple[Path, dict[str, Any]
         yield path.parent, json.loads(path.read_text())
 
 
-SUMMARY_COLUMNS = [
-    "dataset", "paper_row", "ir", "ir_group", "scenario", "method", "status", "reason",
-    "ratio", "classifier", "params", "val_f1", "test_f1", "achievement", "seconds",
-    "llm_calls", "llm_prompt_tokens", "llm_completion_tokens", "llm_seconds", "llm_cost",
-    "config_hash", "all_minority_val_f1", "all_minority_test_f1",
-]
-
-
 def load_summary(results_dir: str | Path) -> pd.DataFrame:
-    """One row per unit (the analysis module's input), columns ``SUMMARY_COLUMNS``."""
-    rows = []
-    for _, rec in iter_records(results_dir):
-        choice = rec.get("choice") or {}
-        llm = rec.get("llm") or {}
-        rows.append({
-            "dataset": rec["dataset"], "paper_row": rec["paper_row"], "ir": rec.get("ir"),
-            "ir_group": rec.get("ir_group"), "scenario": rec["scenario"], "method": rec["method"],
-            "status": rec["status"], "reason": rec.get("reason", ""),
-            "ratio": choice.get("ratio"), "classifier": choice.get("classifier"),
-            "params": json.dumps(choice.get("params")) if choice else None,
-            "val_f1": rec.get("val_f1"), "test_f1": rec.get("test_f1"), "achievement": rec.get("achievement"),
-            "seconds": rec.get("seconds"),
-            "llm_calls": llm.get("calls", 0), "llm_prompt_tokens": llm.get("prompt_tokens", 0),
-            "llm_completion_tokens": llm.get("completion_tokens", 0), "llm_seconds": llm.get("seconds", 0.0),
-            "llm_cost": llm.get("cost", 0.0), "config_hash": rec["config_hash"],
-            "all_minority_val_f1": (rec.get("all_minority") or {}).get("val_f1"),
-            "all_minority_test_f1": (rec.get("all_minority") or {}).get("test_f1"),
-        })
-    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    for col in ("ratio", "val_f1", "test_f1", "achievement", "ir", "seconds", "all_minority_val_f1",
-                "all_minority_test_f1"):
-        frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    return frame
+    """One row per unit (the analysis module's input): :class:`lsh_bench.record.UnitRow`'s columns."""
+    return unit_rows([rec for _, rec in iter_records(results_dir)])
 
 
 RATIO_COLUMNS = [

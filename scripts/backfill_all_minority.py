@@ -30,7 +30,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from lsh_bench.config import unit_config_hash, validate  # noqa: E402
 from lsh_bench.data.loader import load_dataset  # noqa: E402
 from lsh_bench.data.splits import make_split  # noqa: E402
-from lsh_bench.runner import all_minority_scores  # noqa: E402
+from lsh_bench.protocol import all_minority_scores  # noqa: E402
 from lsh_bench.store import UnitStore, atomic_write_json, iter_records  # noqa: E402
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lsh_bench import store
 from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.stats import METHODS, achievement_rate
 
@@ -348,8 +349,6 @@ def read_ratio_stats_csv(path: str | Path) -> pd.DataFrame | None:
 
 def load_results(results_dir: str | Path, config_hash: str | None = None) -> Inputs:
     """Read the harness's results store (the I/O edge of :func:`from_summary`)."""
-    from lsh_bench import store  # the I/O edge; imported here so CSV-only use needs no store
-
     results_dir = Path(results_dir)
     if not results_dir.exists():
         raise AnalysisInputError(f"results directory {results_dir} does not exist")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "analysis"
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "analysis"
 SYNTHETIC = DATA / "synthetic_scores.csv"
 RATIO_STATS = DATA / "ratio_stats.csv"
 

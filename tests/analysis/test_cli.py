@@ -30,7 +30,7 @@ def full_runs(tmp_path_factory):
     samples, for speed); seed 0 and 1 again with the default 50000 samples
     for the tables only (figures are what cost time)."""
     base = tmp_path_factory.mktemp("cli")
-    csv = Path(__file__).resolve().parents[1] / "data" / "analysis" / "synthetic_scores.csv"
+    csv = Path(__file__).resolve().parents[1] / "fixtures" / "analysis" / "synthetic_scores.csv"
     stats = csv.with_name("ratio_stats.csv")
     outs = {}
     for name, seed, extra in (("a", 0, FAST), ("b", 0, FAST),
@@ -165,7 +165,7 @@ def test_store_input_with_runtime_figure(tmp_path, ratio_stats_csv):
 def test_real_store_fixture_end_to_end(tmp_path):
     """A smoke store written by the harness itself (3 datasets, SM only, 10-cell
     grid; unit.json + ratios.parquet kept) read through ``lsh_bench.store``."""
-    store = Path(__file__).resolve().parents[1] / "data" / "analysis" / "store_smoke"
+    store = Path(__file__).resolve().parents[1] / "fixtures" / "analysis" / "store_smoke"
     assert main([f"results={store}", f"out={tmp_path}", FAST]) == 0
     t6 = pd.read_csv(tmp_path / "table6.csv").set_index("dataset")
     assert t6.loc["haberman", "SM_t"] == 0.4364 and t6["LM_t"].isna().all()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import types
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import lsh_bench
+import lsh_bench.analysis.load
 from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.load import (
     from_summary, load_results, normalise_ratio_stats, read_scores_csv, read_scores_text,
@@ -124,8 +123,7 @@ def test_load_results_goes_through_the_store(monkeypatch, tmp_path, summary, rat
     calls = []
     fake.load_summary = lambda d: calls.append(("summary", d)) or summary
     fake.load_ratio_stats = lambda d: calls.append(("ratio", d)) or pd.read_csv(ratio_stats_csv)
-    monkeypatch.setitem(sys.modules, "lsh_bench.store", fake)
-    monkeypatch.setattr(lsh_bench, "store", fake, raising=False)
+    monkeypatch.setattr(lsh_bench.analysis.load, "store", fake)
     inputs = load_results(tmp_path)
     assert [c[0] for c in calls] == ["summary", "ratio"]
     assert len(inputs.general) == 12 and inputs.ratio_stats is not None

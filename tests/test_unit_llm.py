@@ -20,15 +20,15 @@ from pathlib import Path
 
 import pytest
 
-import lsh_bench.runner as runner
+import lsh_bench.unit as unit
 import lsh_bench.samplers.llm.backends as backends
 import lsh_bench.samplers.llm.client as client
 from lsh_bench.data.loader import load_dataset
-from lsh_bench.runner import run_sweep
+from lsh_bench.sweep import run_sweep
 from lsh_bench.store import load_ratio_stats
 from tests.llm_gen.fakes import ScriptedBackend
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "llm_cache_runner"
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "llm_cache_runner"
 
 
 def replay_cfg(make_cfg, method: str, *extra: str):
@@ -60,7 +60,7 @@ def test_replay_of_real_model_runs_the_whole_protocol(make_cfg, monkeypatch, met
         folds = stats[stats["fold"] >= 0]
         assert (folds.groupby("ratio")["llm_cache_hits"].sum() > 0).all()
     # Rerunning the finished sweep computes nothing and calls no LLM.
-    monkeypatch.setattr(runner, "run_unit", lambda *a, **k: pytest.fail("recomputed a finished unit"))
+    monkeypatch.setattr(unit, "run_unit", lambda *a, **k: pytest.fail("recomputed a finished unit"))
     assert run_sweep(replay_cfg(make_cfg, method, *extra)) == [rec]
 
 
@@ -129,7 +129,7 @@ def test_sm_is_not_applicable_in_few_and_zero_shot(make_cfg, scenario: str) -> N
 
 def test_rows_vs_real_replays_the_recorded_lm_rows(make_cfg, mirror, capsys, monkeypatch) -> None:
     """scripts/llm_rows_vs_real.py rebuilds LM's rows from the cache alone and compares them per column."""
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "scripts"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "scripts"))
     import llm_rows_vs_real
 
     from lsh_bench.data.splits import make_split

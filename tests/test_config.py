@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
-from lsh_bench.config import validate
+from lsh_bench.config import unit_config_hash, validate
 from lsh_bench.errors import ConfigError
 from lsh_bench.models.grid import expand_grid
 from tests.conftest import CONF, compose_config
@@ -85,3 +88,31 @@ def test_wrong_type_is_rejected_by_name() -> None:
         compose_config(["run.n_jobs=many"])
     with pytest.raises(ConfigError, match="ratios"):
         compose_config(["ratios=[0.5,1.5]"])
+
+
+def test_method_traits_and_target_are_typed() -> None:
+    ls = compose_config(["method=ls"]).method
+    assert ls.target == "lsh_bench.samplers.hybrid.LSHSampler" and ls.traits.seeds_at_r0 and ls.traits.uses_llm
+    assert compose_config(["method=sm", "method.k_neighbors=3"]).method.min_minority() == 4
+    assert compose_config(["method=org"]).method.resamples is False
+    with pytest.raises(ConfigError, match=r"method\.traits\.min_minority"):
+        compose_config(["method.traits.min_minority=k+1"])
+
+
+SMOKE_STORE = Path(__file__).resolve().parents[1] / "results" / "smoke_store"
+
+
+def test_the_config_hashes_of_the_committed_store_are_reproduced() -> None:
+    """Every unit of results/smoke_store keeps its identity: a rerun finds it finished instead of recomputing.
+
+    If this fails on purpose (a change to what the hash covers), say so when
+    committing: every existing results store is then recomputed.
+    """
+    records = [json.loads(p.read_text()) for p in sorted(SMOKE_STORE.glob("units/*/*/*/*/unit.json"))]
+    assert {r["method"] for r in records} == {"sm", "lm", "ls", "org"} and len(records) > 40
+    for rec in records:
+        grid = rec["provenance"]["grid"]
+        overrides = [f"dataset={rec['dataset']}", f"method={rec['method']}", f"scenario={rec['scenario']}",
+                     f"preprocess={rec['preprocess']}", *(["grid=smoke"] if len(grid["LR"]["C"]) == 2 else [])]
+        cfg = compose_config(overrides)
+        assert unit_config_hash(cfg, cfg.dataset[rec["dataset"]]) == rec["config_hash"], overrides

@@ -13,8 +13,9 @@ from lsh_bench.analysis.load import load_results
 from lsh_bench.analysis.tables import table3
 from lsh_bench.data.loader import load_dataset
 from lsh_bench.data.splits import make_split
-from lsh_bench.runner import all_minority_scores, run_sweep, select
+from lsh_bench.protocol import all_minority_scores, select
 from lsh_bench.store import iter_records
+from lsh_bench.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 

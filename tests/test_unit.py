@@ -1,4 +1,4 @@
-"""End-to-end: the paper's known answer, an independent re-computation, resume."""
+"""One unit (lsh_bench.unit): the paper's known answer, an independent re-computation, the record's provenance."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.tree import DecisionTreeClassifier
 
-import lsh_bench.runner as runner
+import lsh_bench.unit as unit
 from lsh_bench.data.loader import load_dataset
-from lsh_bench.runner import run_sweep
-from lsh_bench.store import load_summary
+from lsh_bench.sweep import run_sweep
 
 
 def test_wdbc_sm_reproduces_paper_table6(make_cfg) -> None:
-    """SPEC's known answer: wdbc, SM, preprocess=paper, full grid -> 0.9474 / 0.9767."""
+    """docs/protocol.md's known answer: wdbc, SM, preprocess=paper, full grid -> 0.9474 / 0.9767."""
     cfg = make_cfg("dataset=wdbc", "method=sm", "run.n_jobs=2")
     (rec,) = run_sweep(cfg)
     assert rec["status"] == "done"
@@ -65,28 +64,6 @@ def test_selection_and_refit_match_an_independent_implementation(make_cfg) -> No
     assert rec["achievement"] == pytest.approx(test / mean)
 
 
-def test_rerun_recomputes_nothing_and_failed_units_are_retried(make_cfg, monkeypatch) -> None:
-    cfg = make_cfg("dataset=[haberman,vertebra-column]", "grid=smoke")
-    first = run_sweep(cfg)
-    assert [r["status"] for r in first] == ["done", "done"]
-    calls = []
-    monkeypatch.setattr(runner, "run_unit", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
-    again = run_sweep(cfg)
-    assert calls == [] and again == first
-    # A failed unit is recorded with its traceback, and retried (only it) on the next run.
-    cfg2 = make_cfg("dataset=[haberman,vertebra-column]", "grid=smoke", "method=org")
-    monkeypatch.setattr(runner, "run_unit", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
-    failed = run_sweep(cfg2)
-    assert [r["status"] for r in failed] == ["failed", "failed"]
-    assert "RuntimeError: boom" in failed[0]["reason"] and "Traceback" in failed[0]["traceback"]
-    monkeypatch.undo()
-    retried = run_sweep(cfg2)
-    assert [r["status"] for r in retried] == ["done", "done"]
-    summary = load_summary(cfg.run.results_dir)
-    assert sorted(summary["method"]) == ["org", "org", "sm", "sm"]
-    assert summary["config_hash"].nunique() == 4
-
-
 def test_unit_record_carries_provenance_and_cells(make_cfg) -> None:
     cfg = make_cfg("dataset=analcatdata_apnea3", "grid=smoke", "preprocess=standard")
     (rec,) = run_sweep(cfg)
@@ -117,7 +94,7 @@ def test_record_names_the_commit_the_sweep_started_from(make_cfg, monkeypatch) -
         out = state["head"] if cmd[:2] == ["git", "rev-parse"] else ""
         return subprocess.CompletedProcess(cmd, 0, stdout=out, stderr="")
 
-    real_tasks = runner._run_tasks
+    real_tasks = unit.run_tasks
 
     def tasks_then_commit(*args, **kwargs):
         state["head"] = "b" * 40            # someone commits while the unit computes
@@ -125,7 +102,7 @@ def test_record_names_the_commit_the_sweep_started_from(make_cfg, monkeypatch) -
 
     provenance.git_state.cache_clear()
     monkeypatch.setattr(provenance.subprocess, "run", fake_git)
-    monkeypatch.setattr(runner, "_run_tasks", tasks_then_commit)
+    monkeypatch.setattr(unit, "run_tasks", tasks_then_commit)
     try:
         (rec,) = run_sweep(make_cfg("method=sm", "dataset=haberman", "grid=smoke"))
     finally:

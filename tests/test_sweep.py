@@ -1,4 +1,4 @@
-"""The pooled sweep (``run.n_jobs > 1``): same scores as one unit at a time, failures stay local."""
+"""The sweep (lsh_bench.sweep): resume, retry of failed units, and the pooled scheduler (``run.n_jobs > 1``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import lsh_bench.runner as runner
-from lsh_bench.runner import UnitJob, run_sweep
-from lsh_bench.store import UnitStore
+import lsh_bench.unit as unit
+from lsh_bench.data.loader import load_dataset
+from lsh_bench.store import UnitStore, load_summary
+from lsh_bench.sweep import run_sweep
+from lsh_bench.unit import UnitJob
 
 DATASETS = "dataset=[haberman,vertebra-column,analcatdata_apnea3,ionosphere]"
 
@@ -22,6 +24,28 @@ def _cells(rec: dict, results_dir: str) -> pd.DataFrame:
 
 _COMPARED = ("status", "choice", "val_f1", "test_f1", "fold_f1", "n_tied_best", "n_cells", "ratios_applicable",
              "ratios_skipped", "config_hash")
+
+
+def test_rerun_recomputes_nothing_and_failed_units_are_retried(make_cfg, monkeypatch) -> None:
+    cfg = make_cfg("dataset=[haberman,vertebra-column]", "grid=smoke")
+    first = run_sweep(cfg)
+    assert [r["status"] for r in first] == ["done", "done"]
+    calls = []
+    monkeypatch.setattr(unit, "run_unit", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
+    again = run_sweep(cfg)
+    assert calls == [] and again == first
+    # A failed unit is recorded with its traceback, and retried (only it) on the next run.
+    cfg2 = make_cfg("dataset=[haberman,vertebra-column]", "grid=smoke", "method=org")
+    monkeypatch.setattr(unit, "run_unit", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    failed = run_sweep(cfg2)
+    assert [r["status"] for r in failed] == ["failed", "failed"]
+    assert "RuntimeError: boom" in failed[0]["reason"] and "Traceback" in failed[0]["traceback"]
+    monkeypatch.undo()
+    retried = run_sweep(cfg2)
+    assert [r["status"] for r in retried] == ["done", "done"]
+    summary = load_summary(cfg.run.results_dir)
+    assert sorted(summary["method"]) == ["org", "org", "sm", "sm"]
+    assert summary["config_hash"].nunique() == 4
 
 
 def test_pooled_sweep_equals_the_one_unit_at_a_time_sweep(make_cfg, tmp_path) -> None:
@@ -80,6 +104,6 @@ def test_pooled_sweep_interrupted_leaves_no_lock_and_no_partial_unit(make_cfg, m
 
 def test_sm_tasks_start_with_the_largest_ratio(make_cfg) -> None:
     cfg = make_cfg("dataset=haberman", "grid=smoke")
-    job = UnitJob(cfg, runner.load_dataset(cfg.dataset["haberman"], cfg.data))
+    job = UnitJob(cfg, load_dataset(cfg.dataset["haberman"], cfg.data))
     ratios = [item.tasks[0].ratio for item in job.cv_items]
     assert ratios == sorted(ratios, reverse=True) and len(set(ratios)) > 1
