@@ -31,9 +31,9 @@ def test_sweep_report_and_store_comparison(tmp_path: Path, mirror: Path) -> None
     assert slowest["dataset"] == "haberman" and (slowest["n_rows"], slowest["n_features"]) == (306, 3)
     assert slowest["dominant_classifier"] in report["cv_seconds_per_classifier"] and slowest["seconds"] > 0
     assert report["machine"]["cpu_count"] and report["load_average_before"] and report["load_average_after"]
-    check = report["check"]
-    assert check["cells_compared"] == 200 and check["cells_differing"] == 0 and check["cells_unmatched"] == 0
-    assert check["units_compared"] == 1 and check["units_differing"] == 0 and check["max_abs_f1_difference"] == 0
+    check = report["check"]          # scripts/compare_stores.py's report
+    assert check["cells_compared"] == 200 and check["cells_differing"] == 0 and check["max_abs_f1_difference"] == 0
+    assert check["units_compared"] == 1 and check["differences"] == [] and not check["only_a"] + check["only_b"]
 
     # a store whose F1 differs in one cell is caught, and so is a different choice
     other = tmp_path / "b"
@@ -52,8 +52,9 @@ def test_sweep_report_and_store_comparison(tmp_path: Path, mirror: Path) -> None
     unit_path.write_text(json.dumps(unit))
     check = bench_sweep.compare_stores(tmp_path / "a" / "paper", other)
     assert check["cells_differing"] == 1 and check["max_abs_f1_difference"] > 0
-    assert check["differing_cells"][0]["cell_index"] == cells.loc[7, "cell_index"]
-    assert check["units_differing"] == 1 and bench_sweep.check_failed(check)
+    (diff,) = check["differences"]
+    assert diff.startswith("general/sm/haberman: test_f1") and f"'cell_index': {cells.loc[7, 'cell_index']}" in diff
+    assert bench_sweep.check_failed(check)
 
 
 def test_grid_parallel_timing_and_equality(tmp_path: Path, mirror: Path, monkeypatch) -> None:
