@@ -45,11 +45,14 @@ def full_runs(tmp_path_factory):
 def test_full_run_writes_every_artefact(full_runs):
     out = full_runs["a"]
     names = set(_files(out))
-    for t in ("table1", "table2", "correlations", "achievement", "table6", "runtime"):
+    for t in ("table1", "table2", "correlations", "achievement", "table6", "runtime",
+              "signed_rank", "friedman", "ranking"):
         assert {f"{t}.csv", f"{t}.md", f"{t}.tex"} <= names
     for f in ("figure2_margin_vs_ir", "figure3_achievement_vs_ir", "figure4_runtime",
-              "figure_sign_test_posteriors", "figure_sign_test_probabilities"):
+              "figure_sign_test_posteriors", "figure_sign_test_probabilities",
+              "figure_cd_diagram"):
         assert {f"{f}.png", f"{f}.pdf"} <= names
+    assert "llm_cost.csv" not in names  # a scores CSV records no LLM cost
     t1, t2 = pd.read_csv(out / "table1.csv"), pd.read_csv(out / "table2.csv")
     assert list(t1.columns) == PAIR_COLUMNS == list(t2.columns)
     assert t1["group"].tolist() == ["all"] * 3
@@ -57,7 +60,13 @@ def test_full_run_writes_every_artefact(full_runs):
     readme = (out / "README.md").read_text()
     assert "## Missing" in readme and "Table 3 is not produced" in readme
     assert "SM: no test score on 2 of 60 datasets: row03, row06" in readme
-    assert readme.count("![") == 5 and "| LS | SM | all | 58 |" in readme
+    assert readme.count("![") == 6 and "| LS | SM | all | 58 |" in readme
+    # ranking: SM has no score on row03/row06, so those two are dropped and named
+    assert ("ranked on the 58 of 60 datasets where all have a test F1; dropped 2: "
+            "row03 (no SM), row06 (no SM).") in readme
+    fr = pd.read_csv(out / "friedman.csv")
+    assert fr[["k", "n", "n_dropped"]].iloc[0].tolist() == [3, 58, 2]
+    assert "LLM cost: a scores CSV records none" in readme
 
 
 def test_same_seed_gives_identical_bytes(full_runs):
