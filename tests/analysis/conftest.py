@@ -70,3 +70,24 @@ def summary() -> pd.DataFrame:
     frame.loc[sm_shot, ["status", "val_f1", "test_f1", "achievement"]] = \
         ["not_applicable", np.nan, np.nan, np.nan]
     return frame
+
+
+SMOKE_STORE = Path(__file__).resolve().parents[2] / "results" / "smoke_store"
+
+
+@pytest.fixture(scope="session")
+def smoke_report(tmp_path_factory) -> dict[str, Path]:
+    """The CLI with html= on the committed real store (SM/LM/LS/ORG, 3 datasets);
+    fewer posterior samples than the default, for speed. Run twice, into
+    different directories, so byte-stability can be checked."""
+    from lsh_bench.analysis.__main__ import main
+
+    base = tmp_path_factory.mktemp("report")
+    out = {}
+    for name in ("a", "b"):
+        code = main([f"results={SMOKE_STORE}", f"out={base / name / 'paper'}", "nsamples=3000",
+                     f"html={base / name / 'report' / 'index.html'}"])
+        assert code == 0
+        out[name] = base / name / "report" / "index.html"
+    out["paper"] = base / "a" / "paper"
+    return out
