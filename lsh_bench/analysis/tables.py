@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lsh_bench.analysis.errors import AnalysisInputError
-from lsh_bench.analysis.load import methods_in
+from lsh_bench.analysis.load import method_order, methods_in
 from lsh_bench.analysis.ranking import Ranking, signed_rank_test
 from lsh_bench.analysis.stats import (
     IR_GROUPS, METHODS, NSAMPLES, PAIRS, achievement_summary, compare,
@@ -283,8 +283,7 @@ def llm_cost(units: pd.DataFrame) -> pd.DataFrame:
         unit_seconds=("seconds", "sum"),
     ).reset_index()
     order = {s: i for i, s in enumerate(("general", "fewshot", "zeroshot"))}
-    methods = {m: i for i, m in enumerate(methods_in(pd.DataFrame(
-        columns=[f"{m}_t" for m in out["method"]])))}
+    methods = {m: i for i, m in enumerate(method_order(set(out["method"])))}
     return out.sort_values(
         ["scenario", "method"], key=lambda c: c.map(order if c.name == "scenario" else methods),
         kind="mergesort").reset_index(drop=True)

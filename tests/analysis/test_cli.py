@@ -110,6 +110,28 @@ def test_store_with_ten_datasets_and_missing_units(tmp_path, summary):
     assert "runtime table and Figure 4 are not produced" in readme
     t3 = pd.read_csv(tmp_path / "table3.csv")
     assert t3["SM"].isna().all() and len(t3) == 4
+    assert ("ranked on the 8 of 10 datasets where all have a test F1; dropped 2: "
+            "d00 (no SM), d04 (no LM).") in readme
+    assert report.ranking is not None and report.ranking.n == 8
+    cost = pd.read_csv(tmp_path / "llm_cost.csv")
+    assert cost[["scenario", "method", "units", "done"]].values.tolist()[:3] == [
+        ["general", "SM", 10, 9], ["general", "LM", 9, 9], ["general", "LS", 10, 10]]
+
+
+def test_two_methods_skip_the_ranking_or_fail_when_asked_for(tmp_path, capsys):
+    rows = [f"d{i},{10 - i},0.5,0.{50 + i},,,0.6,0.{60 - i}" for i in range(6)]
+    csv = write_csv(tmp_path / "s.csv", HEADER, rows)
+    assert main([f"scores={csv}", f"out={tmp_path / 'o'}", FAST]) == 0
+    readme = (tmp_path / "o" / "README.md").read_text()
+    assert ("Ranking (Friedman table, CD diagram) not produced: ranking needs at least 3 "
+            "methods with results; have SM, LS.") in readme
+    assert not (tmp_path / "o" / "figure_cd_diagram.png").exists()
+    assert pd.read_csv(tmp_path / "o" / "signed_rank.csv")["n"].tolist() == [6, 6]
+    capsys.readouterr()
+    assert main([f"scores={csv}", f"out={tmp_path / 'p'}", FAST, "only=cd_diagram"]) == 2
+    assert "error: ranking needs at least 3 methods" in capsys.readouterr().err
+    assert main([f"scores={csv}", f"out={tmp_path / 'q'}", FAST, "rank_methods=SM,XX"]) == 2
+    assert "rank_methods=: no such method(s) XX" in capsys.readouterr().err
 
 
 def test_too_few_datasets_skips_table2_in_a_full_run(tmp_path):
