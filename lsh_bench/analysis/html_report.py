@@ -40,11 +40,19 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
 FOLDED: frozenset[str] = frozenset({"runtime", "table6"})
 
 
+#: Text cells longer than this wrap instead of widening the table.
+WRAP_AT = 48
+
+
 @dataclass(frozen=True)
 class Cell:
     text: str
     numeric: bool
     strong: bool = False
+
+    @property
+    def wrap(self) -> bool:
+        return not self.numeric and len(self.text) > WRAP_AT
 
 
 def _strong(column: str, value: object) -> bool:

@@ -290,10 +290,11 @@ def llm_cost(units: pd.DataFrame) -> pd.DataFrame:
 
 
 def _joined_counts(values: pd.Series) -> str:
-    """"a (3), b (1)": each distinct value with how many units carry it, most first."""
+    """"a (3), b": each distinct value, most frequent first, with how many units
+    carry it when more than one."""
     counts = values.astype(str).value_counts()
     counts = counts.sort_index(kind="mergesort").sort_values(ascending=False, kind="mergesort")
-    return ", ".join(f"{v} ({n})" for v, n in counts.items())
+    return ", ".join(f"{v} ({n})" if n > 1 else v for v, n in counts.items())
 
 
 def provenance_tables(prov: pd.DataFrame) -> dict[str, pd.DataFrame]:
