@@ -339,8 +339,8 @@ def _cell(value: object, column: str, decimals: int) -> str:
         v = float(value)
         if column.endswith("_p") or column == "p_value" or column.startswith("p_vs_"):
             return f"{v:.3g}"
-        if column.endswith("seconds") or column.endswith("seconds_total"):
-            return f"{v:.1f}"
+        if column == "unit_seconds":
+            return f"{v:.1f}"   # wall time of whole units: tenths are plenty
         if column == "ir":
             return f"{v:.2f}"  # Table 5 gives IR to 2 decimals
         if column == "ratio":
