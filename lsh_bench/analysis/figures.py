@@ -243,16 +243,29 @@ def figure_cd_diagram(ranking: Ranking, out: Path) -> list[Path]:
     shows the smallest mean-rank gap that counts.
     """
     k = ranking.k
-    colours = method_colours(list(ranking.mean_ranks.index))
+    names = list(ranking.mean_ranks.index)
+    colours = method_colours(names)
+    # scikit-posthocs finds the crossbars as sets of labels and draws them in set
+    # order; for strings that order changes with Python's hash seed (so would the
+    # PNG bytes, from one process to the next). Integer labels iterate the same way
+    # in every process; the method names are put on the labels afterwards.
+    ranks = pd.Series(ranking.mean_ranks.to_numpy(float), index=range(k))
+    sig = pd.DataFrame(ranking.nemenyi.loc[names, names].to_numpy(float),
+                       index=range(k), columns=range(k))
     with matplotlib.rc_context(_RC):
         fig = Figure(figsize=(7.0, 1.6 + 0.32 * k), layout="constrained")
         ax = fig.subplots()
-        scikit_posthocs.critical_difference_diagram(
-            ranking.mean_ranks, ranking.nemenyi, ax=ax, alpha=ranking.alpha,
-            color_palette=colours,
-            label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
+        drawn = scikit_posthocs.critical_difference_diagram(
+            ranks, sig, ax=ax, alpha=ranking.alpha,
+            color_palette={i: colours[m] for i, m in enumerate(names)},
+            label_fmt_left="{label}", label_fmt_right="{label}",
             text_h_margin=0.05, label_props={"fontsize": 9},
         )
+        for label in drawn["labels"]:
+            i = int(label.get_text())
+            name, rank = names[i], ranks[i]
+            label.set_text(f"{name} ({rank:.2f})" if label.get_ha() == "right"
+                           else f"({rank:.2f}) {name}")
         # The CD segment from rank 1, as in Demšar's figures (scikit-posthocs would
         # start it at the best mean rank, where it can run off the axis).
         cd = ranking.critical_difference

@@ -204,3 +204,23 @@ def test_real_store_fixture_end_to_end(tmp_path):
     assert "LM: no results on any of the 3 datasets." in readme
     assert "Table 2 not produced: IR groups need at least 3 datasets each" in readme
     assert (tmp_path / "runtime.csv").exists()
+
+
+def test_cd_diagram_bytes_do_not_depend_on_the_hash_seed(tmp_path):
+    """scikit-posthocs keeps crossbars in sets; with string labels their order (and
+    the PNG's bytes) changed from one process to the next: on the smoke store hash
+    seeds 1, 2 and 3 gave three different PNGs. Two processes, seeds 1 and 2."""
+    import os
+    store = Path(__file__).resolve().parents[2] / "results" / "smoke_store"
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        proc = subprocess.run(
+            [sys.executable, "-m", "lsh_bench.analysis", f"results={store}", f"out={out}",
+             "only=cd_diagram,ranking"], env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(_files(out))
+    assert outs[0].keys() == {"figure_cd_diagram.png", "figure_cd_diagram.pdf", "ranking.csv",
+                              "ranking.md", "ranking.tex"}
+    assert outs[0] == outs[1]
