@@ -35,6 +35,21 @@ REQUIRED: dict[str, dict[str, frozenset[str]]] = {
         "program.variable_line": frozenset({"name", "description", "units", "dist_name", "scale", "vmin", "vmax"}),
         "program.user": frozenset({"report"}),
     },
+    "guarded": {
+        "system": frozenset({"n_rows"}),
+        "columns.line": frozenset({"name", "units"}),
+        "report.user": frozenset({"columns", "rows", "words"}),
+        "report.rows": frozenset({"shown", "csv"}),
+        "report.rows_none": frozenset(),
+        "report.shown_all": frozenset({"n_total"}),
+        "report.shown_sample": frozenset({"n_shown", "n_total"}),
+        "variables.user": frozenset({"columns", "report", "description_chars"}),
+        "variables.line": frozenset({"name", "kind", "low", "high", "description"}),
+        "variables.line_description": frozenset({"description"}),
+        "program.user": frozenset({"report", "variables", "rows", "n_outputs", "example"}),
+        "program.rows": frozenset({"csv"}),
+        "program.rows_none": frozenset(),
+    },
 }
 
 
