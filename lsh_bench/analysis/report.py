@@ -51,8 +51,8 @@ NOTES = {
               "thirds by position; a remainder goes to the more imbalanced groups first.",
     "correlations": "scipy.stats pearsonr / spearmanr over datasets with both values; "
                     "margin = first_t \u2212 second_t.",
-    "achievement": "std: sample standard deviation (ddof=1); std_ddof0: population "
-                   "(ddof=0). Paper: SM 0.9146/0.1888, LM 0.9406/0.1739, LS 0.9380/0.1303.",
+    "achievement": "std_ddof0: population standard deviation (ddof=0), the paper's np.std; std: sample "
+                   "(ddof=1). Paper (mean/np.std): SM 0.9146/0.1888, LM 0.9406/0.1739, LS 0.9380/0.1303.",
     "table3": "SM is N/A by design in these scenarios. ALL1 (not in the paper): F1 of predicting every "
               "row minority, no model; the validation folds are mostly minority here, so a selected "
               "model has to beat it there to have learnt anything. val_is_ALL1: methods whose selected "
