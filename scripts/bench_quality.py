@@ -55,6 +55,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from lsh_bench.config import BenchConfig, validate  # noqa: E402
 from lsh_bench.data.loader import load_dataset  # noqa: E402
 from lsh_bench.data.splits import make_split, smote_rows_to_add  # noqa: E402
+from lsh_bench.errors import DatasetInvalid, DatasetUnavailable  # noqa: E402
 from lsh_bench.models.evaluate import FoldData, evaluate_shared  # noqa: E402
 from lsh_bench.models.grid import expand_grid  # noqa: E402
 from lsh_bench.models.preprocess import TableEncoder, categorical_for_sampler  # noqa: E402
@@ -193,14 +194,22 @@ def projection(rows: list[dict[str, Any]], sweep_file: Path) -> dict[str, Any]:
         out["sweep"] = f"{sweep_file} not found: no projection"
         return out
     sweep = json.loads(sweep_file.read_text())
-    swept = {d["dataset"] for d in sweep["datasets"]}
-    mine = {r["dataset"] for r in rows}
+    unit_seconds = {d["dataset"]: d["seconds"] for d in sweep["datasets"] if d.get("status") == "done"}
+    mine = {r["dataset"]: r["quality_seconds"] for r in rows}
     n_jobs = int(sweep["n_jobs"])
+    matched = sorted(set(unit_seconds) & set(mine))
+    for r in rows:
+        if r["dataset"] in unit_seconds:
+            r["sweep_unit_seconds"] = unit_seconds[r["dataset"]]
+            r["share_of_unit"] = round(r["quality_seconds"] / n_jobs / unit_seconds[r["dataset"]], 4)
     out.update({
+        "sweep_datasets": len(unit_seconds), "datasets_measured": len(mine), "datasets_matched": len(matched),
+        "missing_from_this_run": sorted(set(unit_seconds) - set(mine)),
+        "share_of_matched_units": round(sum(mine[d] for d in matched) / n_jobs / sum(unit_seconds[d] for d in matched), 4)
+        if matched else None,
         "sweep_file": str(sweep_file.relative_to(ROOT)) if sweep_file.is_relative_to(ROOT) else str(sweep_file),
         "sweep_wall_seconds": sweep["wall_seconds"], "sweep_n_jobs": n_jobs,
         "sweep_classifier_seconds": round(sum(sweep["cv_seconds_per_classifier"].values()), 1),
-        "datasets_match_sweep": swept == mine,
         "added_wall_seconds": round(total / n_jobs, 2),
         "share_of_sweep_wall": round(total / n_jobs / sweep["wall_seconds"], 4),
     })
@@ -232,7 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     rows = []
     for name in cfg.dataset:
-        row = bench_dataset(cfg, name, args.seed, name in compare)
+        try:
+            row = bench_dataset(cfg, name, args.seed, name in compare)
+        except (DatasetInvalid, DatasetUnavailable) as err:     # recorded in the report, not skipped silently
+            rows.append({"dataset": name, "status": "unavailable", "reason": str(err), "pairs": 0,
+                         "quality_seconds": 0.0})
+            print(f"{name:28s} UNAVAILABLE: {err}", flush=True)
+            continue
         rows.append(row)
         print(f"{name:28s} pairs {row['pairs']:3d}  quality {row['quality_seconds']:8.3f} s"
               + (f"  per pair {row['seconds_per_pair']:.4f} s" if row["pairs"] else "  (SM not applicable)"),
@@ -250,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         "preprocess": args.preprocess, "datasets": args.datasets, "seed": args.seed,
         "bench_wall_seconds": round(time.perf_counter() - t_start, 1),
         "projection": projection(done, ROOT / "results" / "bench" / f"sweep_{args.preprocess}.json"),
+        "unavailable": {r["dataset"]: r["reason"] for r in rows if r["status"] == "unavailable"},
         "largest": sorted(({k: r[k] for k in ("dataset", "n_rows", "n_features", "pairs", "seconds_per_pair",
                                                 "prepare_seconds_per_part", "score_seconds_per_pair", "slowest_pair")}
                            for r in done), key=lambda r: -r["seconds_per_pair"])[:5],

@@ -35,11 +35,23 @@ separable; below 0.5 is chance), not SDMetrics' transformed score
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 
 CLIP_SD = 5.0
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC of ``score`` for ``y == 1`` (Mann-Whitney U / (n1 n0), ties at half).
+
+    Equal to ``sklearn.metrics.roc_auc_score`` (tested), without its input
+    checks, which cost more than the rest of a fold on small data.
+    """
+    ranks = rankdata(score)
+    pos = y == 1
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def grouped_folds(real_keys: list[bytes], synthetic_keys: list[bytes], folds: int, seed: int) -> np.ndarray:
@@ -88,7 +100,7 @@ def detection_auc(real: np.ndarray, synthetic: np.ndarray, fold: np.ndarray) -> 
         if len(np.unique(y[test])) < 2 or len(np.unique(y[~test])) < 2:
             continue
         clf = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=1000).fit(X[~test], y[~test])
-        aucs.append(roc_auc_score(y[test], clf.decision_function(X[test])))
+        aucs.append(roc_auc(y[test], clf.decision_function(X[test])))
     if len(aucs) < 2:
         return float("nan"), len(aucs)
     return float(np.mean(aucs)), len(aucs)

@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 from lightgbm import LGBMClassifier
 from scipy.stats import ks_2samp, pearsonr
+from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
 from lsh_bench.data.schema import Column, FeatureSchema
 from lsh_bench.quality import cost_fields, quality_record
-from lsh_bench.quality.detection import grouped_folds
+from lsh_bench.quality.detection import grouped_folds, roc_auc
 from lsh_bench.quality.fidelity import ks_statistic, pair_trends, real_columns
 from lsh_bench.quality.privacy import copy_share, rounded
 from tests.quality.conftest import gaussian_part, numeric_schema
@@ -117,3 +118,9 @@ def test_cost_fields():
     assert np.isnan(sm["llm_tokens_per_row"]) and sm["llm_rows"] == 0
     with pytest.raises(ValueError, match="llm_rows"):
         cost_fields(resample_seconds=0, quality_seconds=0, n_rows_added=5, llm_rows=6)
+
+
+def test_roc_auc_is_sklearns(rng):
+    y = rng.integers(0, 2, 300)
+    for score in (rng.normal(size=300) + y, np.round(rng.normal(size=300), 1), np.zeros(300)):   # ties too
+        assert roc_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-15)
