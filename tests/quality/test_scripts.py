@@ -15,7 +15,7 @@ import figure_rows  # noqa: E402
 
 def test_bench_quality_report(tmp_path: Path, mirror: Path) -> None:
     out = tmp_path / "quality.json"
-    rc = bench_quality.main(["--datasets", "haberman", "--compare-datasets", "haberman", "--grid-datasets", "",
+    rc = bench_quality.main(["--datasets", "haberman", "--compare-datasets", "haberman", "--grid-datasets", "haberman",
                              "--set", f"data.mirror_dirs=[{mirror}]", "--set", "data.use_openml=false",
                              "--out", str(out)])
     report = json.loads(out.read_text())
@@ -28,6 +28,11 @@ def test_bench_quality_report(tmp_path: Path, mirror: Path) -> None:
     assert proj["pairs_total"] == 24 and proj["datasets_matched"] == 1
     assert 0 < proj["share_of_matched_units"] and "haberman" not in proj["missing_from_this_run"]
     assert report["machine"]["load_average_at_start"]
+    share = report["same_run"]["share"]
+    (grid,) = report["same_run"]["per_dataset"]
+    assert grid["dataset"] == "haberman" and grid["pairs"] == 1 and grid["cells"] == 139 and grid["grid_seconds"] > 0
+    assert share["datasets"] == 1 and share["pairs_weighted"] == 24
+    assert share["quality_over_grid"] == round(grid["quality_seconds"] / grid["grid_seconds"], 4)
 
 
 def test_figure_rows_script(tmp_path: Path, mirror: Path) -> None:
