@@ -202,7 +202,9 @@ def machine_info(load_start: list[float]) -> dict[str, Any]:
     import lightgbm
     import sklearn
 
-    return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+    from lsh_bench.provenance import git_state
+
+    return {**git_state(), "cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
             "numpy": np.__version__, "sklearn": sklearn.__version__, "lightgbm": lightgbm.__version__,
             "threads": {v: os.environ.get(v) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
             "load_average_at_start": load_start, "load_average_at_end": list(os.getloadavg())}
