@@ -31,16 +31,23 @@ def test_bad_files_fail_their_unit_only(make_cfg, mirror: Path, tmp_path: Path) 
     _write(bad / "target2.csv.gz", hab.assign(target=hab["target"].replace({1: 2})))  # target 0/2
     _write(bad / "oneclass.csv.gz", _one_class_after_cleaning(hab))
     shutil.copy(mirror / "43_haberman.csv.gz", bad / "43_haberman.csv.gz")
-    cfg = make_cfg("dataset=haberman", "grid=smoke", "classifier=[dt]", f"data.mirror_dirs=[{bad}]")
+    shutil.copy(mirror / "27_colic.csv.gz", bad / "27_colic.csv.gz")
+    cfg = make_cfg("dataset=[haberman,colic]", "grid=smoke", "classifier=[dt]", f"data.mirror_dirs=[{bad}]")
     base = cfg.dataset["haberman"]
-    specs = {"haberman": base}
+    specs = {"haberman": base, "colic": cfg.dataset["colic"]}
     for name in ("trunc", "target2", "oneclass"):
         specs[name] = base.model_copy(update={"name": name, "file": f"{name}.csv.gz", "sha256": None})
     cfg = cfg.model_copy(update={"dataset": specs})
     records = {r["dataset"]: r for r in run_sweep(cfg)}
-    assert records["haberman"]["status"] == "done"
-    reasons = {k: r["reason"] for k, r in records.items() if k != "haberman"}
-    assert {r["status"] for k, r in records.items() if k != "haberman"} == {"failed"}
+    assert records["haberman"]["status"] == records["colic"]["status"] == "done"
+    # the unit's provenance says what the cleaning dropped, and names the file by its mirror name
+    colic = records["colic"]["provenance"]
+    assert colic["data_source"] == "mirror:27_colic.csv.gz" and colic["openml_id"] == 27
+    assert colic["cleaning"]["rows_before"] == 368 and colic["cleaning"]["rows_after"] == 250
+    assert colic["cleaning"]["rows_dropped_incomplete"] == 118 and colic["cleaning"]["dropped_missing"]
+    assert records["colic"]["n_rows"] == 250 and records["colic"]["n_features"] == 9
+    reasons = {k: r["reason"] for k, r in records.items() if k not in ("haberman", "colic")}
+    assert {r["status"] for k, r in records.items() if k not in ("haberman", "colic")} == {"failed"}
     assert reasons["trunc"].startswith("DatasetInvalid: dataset 'trunc': cannot read mirror file trunc.csv.gz:")
     assert reasons["target2"] == ("DatasetInvalid: dataset 'target2': mirror file target2.csv.gz: column 'target' "
                                   "must hold only 0 (majority) and 1 (minority); 81 row(s) hold ['2']")
