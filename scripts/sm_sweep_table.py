@@ -57,12 +57,21 @@ def _dropped(cleaning: dict) -> str:
     return ", ".join(parts)
 
 
+def _cell(column: str, value) -> str:
+    if pd.isna(value):
+        return ""
+    if isinstance(value, float) and ("f1" in column or column.startswith("d_")):
+        return f"{value:.4f}"
+    if isinstance(value, float) and column.startswith(("rows", "features")):
+        return f"{value:.0f}"
+    return str(value)
+
+
 def markdown(frame: pd.DataFrame) -> str:
     cols = list(frame.columns)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, r in frame.iterrows():
-        lines.append("| " + " | ".join("" if pd.isna(v) else (f"{v:.4f}" if isinstance(v, float) and c.endswith("f1")
-                                                                else str(v)) for c, v in zip(cols, r)) + " |")
+        lines.append("| " + " | ".join(_cell(c, v) for c, v in zip(cols, r)) + " |")
     return "\n".join(lines) + "\n"
 
 
