@@ -102,8 +102,8 @@ def provenance(cfg: BenchConfig, ds: Dataset | None, config_hash: str, code: dic
     """
     prov: dict[str, Any] = {
         "config_hash": config_hash,
-        "dataset_sha256": ds.sha256 if ds else None,
-        "data_source": ds.source if ds else None,
+        # the file by its mirror-relative name + sha256 (+ OpenML id), and what the cleaning dropped
+        **(ds.provenance() if ds else {"dataset_sha256": None, "data_source": None}),
         "seeds": cfg.seeds.model_dump(),
         "protocol": cfg.protocol.model_dump(),
         "ratios": cfg.ratios,

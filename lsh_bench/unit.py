@@ -285,7 +285,7 @@ class UnitRun:
         self.ds: Dataset | None = None
 
     def load(self) -> Dataset:
-        ds = load_dataset(self.spec, self.cfg.data)
+        ds = load_dataset(self.spec, self.cfg.data, self.cfg.preprocess.encoding)
         self.ds = ds
         self.fields.update({"ir": ds.ir, "n_rows": len(ds.y), "n_features": ds.X.shape[1],
                             "n_minority": ds.n_minority})

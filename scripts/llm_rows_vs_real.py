@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = validate(compose("config", overrides=overrides))
     (spec,) = cfg.dataset.values()
-    ds = load_dataset(spec, cfg.data)
+    ds = load_dataset(spec, cfg.data, cfg.preprocess.encoding)
     job = UnitJob(cfg, ds)     # the unit's split, ratios and samplers (LS's r0 included), as a sweep makes them
     if ratio not in job.plan.applicable:
         raise SystemExit(f"ratio {ratio} is not applicable here; applicable: {job.plan.applicable}")
