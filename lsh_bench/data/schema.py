@@ -35,15 +35,15 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pyuca import Collator
 
 Encoding = Literal["collation", "sorted"]
 ENCODINGS: tuple[Encoding, ...] = ("collation", "sorted")
 
 
 @functools.lru_cache(maxsize=1)
-def _collator():
-    from pyuca import Collator
-
+def _collator() -> Collator:
+    """Built once, on first use: reading the DUCET table takes ~0.3 s."""
     return Collator()
 
 
