@@ -43,7 +43,7 @@ from lsh_bench.config import BenchConfig, DatasetSpec, MethodSpec, unit_config_h
 from lsh_bench.data.loader import Dataset, load_dataset
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.data.splits import Part, ProtocolSplit, make_split, smote_rows_to_add
-from lsh_bench.errors import DatasetUnavailable, LshBenchError, SamplerNotApplicable
+from lsh_bench.errors import DatasetUnavailable, LshBenchError, SamplerNotApplicable, StoreUnwritable, SweepStopped
 from lsh_bench.models.evaluate import FoldData, GridScores, evaluate_shared, evaluate_straightforward, minority_f1
 from lsh_bench.models.grid import Cell, expand_grid
 from lsh_bench.models.preprocess import Mode, categorical_for_sampler
@@ -560,7 +560,7 @@ def _sweep_pooled(cfg: BenchConfig, claims: Iterator[_Claim], done: Any, cell_ba
                 close(job, claim, unit, (cells, ratios))
             elif (refit := job.add_cv(out)) is not None:
                 ready.appendleft(refit)
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit, StoreUnwritable):
             raise
         except Exception as exc:
             unit.failed(exc)
@@ -616,7 +616,9 @@ def run_sweep(cfg: BenchConfig) -> list[dict[str, Any]]:
             return None
 
     def todo(store: UnitStore, seen: int | None = -1) -> dict[str, Any] | None:
-        rec = store.record()
+        # seen == -1: looking without the lock (a damaged record counts as not
+        # finished); else the lock is held and a damaged record is moved aside.
+        rec = store.peek() if seen == -1 else store.record_or_quarantine()
         if rec is not None and (rec["status"] in FINISHED or not cfg.run.rerun_failed):
             return rec
         # Written by another process since we first looked (it failed there, while
@@ -650,19 +652,26 @@ def run_sweep(cfg: BenchConfig) -> list[dict[str, Any]]:
                 lock.release()
             finished(rec)
 
-    if cfg.run.n_jobs > 1:
-        _sweep_pooled(cfg, claims(), finished, cell_bar)
-    else:
-        for claim in claims():
-            try:
-                finished(compute_unit(cfg, claim.spec, claim.store, claim.config_hash, cell_bar))
-            finally:
-                claim.lock.release()
-    for spec, store, h, seen in deferred:
-        log.info("waiting for unit %s, being computed by another process", spec.name)
-        with store.lock(timeout=-1):
-            finished(todo(store, seen) or compute_unit(cfg, spec, store, h, cell_bar))
-    cell_bar.close()
-    bar.close()
     order = {s.name: i for i, s in enumerate(specs)}
+    try:
+        if cfg.run.n_jobs > 1:
+            _sweep_pooled(cfg, claims(), finished, cell_bar)
+        else:
+            for claim in claims():
+                try:
+                    finished(compute_unit(cfg, claim.spec, claim.store, claim.config_hash, cell_bar))
+                finally:
+                    claim.lock.release()
+        for spec, store, h, seen in deferred:
+            log.info("waiting for unit %s, being computed by another process", spec.name)
+            with store.lock(timeout=-1):
+                finished(todo(store, seen) or compute_unit(cfg, spec, store, h, cell_bar))
+    except StoreUnwritable as exc:
+        # Disk full / read-only: every further unit would fail the same way. The
+        # unit being written left nothing behind (UnitStore.write); stop here.
+        raise SweepStopped(f"{exc}; the sweep stopped after {len(records)} of {len(specs)} unit(s)",
+                           sorted(records, key=lambda r: order[r["dataset"]])) from exc
+    finally:
+        cell_bar.close()
+        bar.close()
     return sorted(records, key=lambda r: order[r["dataset"]])

@@ -39,7 +39,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
 from lsh_bench.config import BenchConfig, unit_config_hash, validate
-from lsh_bench.errors import LshBenchError
+from lsh_bench.errors import LshBenchError, RecordUnreadable
 from lsh_bench.store import FINISHED, UnitStore
 
 STATES = ("done", "not_applicable", "running", "failed", "unavailable", "missing")
@@ -80,8 +80,8 @@ def unit_state(store: UnitStore) -> tuple[str, str]:
     """(state, detail) of one unit; never creates anything in the store."""
     try:
         rec = store.record()
-    except (OSError, ValueError) as exc:   # unreadable unit.json: treat like a failure
-        rec = {"status": "failed", "reason": f"unreadable unit.json: {exc}"}
+    except RecordUnreadable as exc:   # damaged unit.json: not finished; the next sweep moves it aside
+        rec = {"status": "failed", "reason": f"{exc}"}
     if rec is not None and rec.get("status") in FINISHED:
         if rec["status"] == "done":
             return "done", f"val {rec.get('val_f1', float('nan')):.4f}  test {rec.get('test_f1', float('nan')):.4f}"
