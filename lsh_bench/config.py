@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import types
+import typing
+from pathlib import Path
 from typing import Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator
 
 from lsh_bench.errors import ConfigError
 from lsh_bench.samplers.llm.config import LLMConfig
@@ -65,30 +68,43 @@ class ClassifierSpec(_Strict):
 MethodKind = Literal["none", "smote", "llm", "hybrid", "borderline_smote", "adasyn"]
 
 
-class MethodSpec(_Strict):
+class _StrictTypes(_Strict):
+    """No lax coercion: a boolean is not an integer (``run.n_jobs=true`` is refused, not 1).
+
+    Hydra hands over real ints, floats and bools, so strict types cost nothing
+    for correct input; pydantic still accepts an int where a float is expected.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), strict=True)
+
+
+class MethodSpec(_StrictTypes):
     name: str
     kind: MethodKind
     k_neighbors: int = Field(5, ge=1)
 
 
-class ScenarioSpec(_Strict):
+class ScenarioSpec(_StrictTypes):
     name: Literal["general", "fewshot", "zeroshot"]
     minority_fraction: float | None = Field(None, ge=0.0, le=1.0)
 
 
-class PreprocessSpec(_Strict):
+class PreprocessSpec(_StrictTypes):
     name: Literal["paper", "standard"]
 
 
-class SeedsSpec(_Strict):
-    split: int = 100
-    cv: int = 2
-    sampler: int = 0
-    llm: int = 0
-    classifier: int = 100
+class SeedsSpec(_StrictTypes):
+    """Every random draw's seed; >= 0 because numpy and scikit-learn refuse negative seeds
+    (``seeds.split=-1`` used to pass here and fail inside scikit-learn, mid-sweep)."""
+
+    split: int = Field(100, ge=0)
+    cv: int = Field(2, ge=0)
+    sampler: int = Field(0, ge=0)
+    llm: int = Field(0, ge=0)
+    classifier: int = Field(100, ge=0)
 
 
-class ProtocolSpec(_Strict):
+class ProtocolSpec(_StrictTypes):
     test_size: float = Field(0.3, gt=0.0, lt=1.0)
     n_folds: int = Field(5, ge=2)
     f1_decimals: int | None = Field(4, ge=1, le=12)
@@ -101,7 +117,7 @@ class DataSpec(_Strict):
     openml_cache_dir: str | None = None
 
 
-class RunSpec(_Strict):
+class RunSpec(_StrictTypes):
     results_dir: str = "results/store"
     n_jobs: int = Field(1, ge=1)
     evaluator: Literal["fast", "straightforward"] = "fast"
@@ -109,6 +125,14 @@ class RunSpec(_Strict):
     progress: bool = True
     rerun_failed: bool = True
     fail_fast: bool = False
+
+    @field_validator("results_dir")
+    @classmethod
+    def _results_dir(cls, value: str) -> str:
+        # `run.results_dir=` (empty) would silently write the store into ./units
+        if not value.strip():
+            raise ValueError("must name a directory (it is empty); e.g. run.results_dir=results/store")
+        return value
 
 
 class BenchConfig(_Strict):
@@ -119,7 +143,7 @@ class BenchConfig(_Strict):
     scenario: ScenarioSpec
     preprocess: PreprocessSpec
     classifier: dict[str, ClassifierSpec]
-    ratios: list[float]
+    ratios: list[StrictFloat | StrictInt]
     seeds: SeedsSpec
     protocol: ProtocolSpec
     data: DataSpec
@@ -133,7 +157,10 @@ class BenchConfig(_Strict):
             raise ValueError("at least one ratio is needed")
         if any(not (0.0 < r <= 1.0) for r in ratios):
             raise ValueError(f"ratios must lie in (0, 1], got {ratios}")
-        return sorted(ratios)
+        repeated = sorted({r for r in ratios if ratios.count(r) > 1})
+        if repeated:   # a repeated ratio would be evaluated twice and tie with itself
+            raise ValueError(f"ratios must be unique, {', '.join(f'{r:g}' for r in repeated)} repeated in {ratios}")
+        return sorted(float(r) for r in ratios)
 
     @field_validator("dataset")
     @classmethod
@@ -147,14 +174,71 @@ class BenchConfig(_Strict):
         return sorted(self.classifier.values(), key=lambda c: c.order)
 
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``Model | None`` -> ``Model``; anything else unchanged."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
+
+
+def _is_model(node: Any) -> bool:
+    return isinstance(node, type) and issubclass(node, BaseModel)
+
+
+def allowed_keys(path: list[str]) -> list[str] | None:
+    """The keys allowed under ``path`` (e.g. ``["run"]``) of the app config, None if not known.
+
+    Read from the typed config (:class:`BenchConfig`), so it cannot drift from
+    what validation accepts; at the top level the config groups of ``conf/``
+    (``grid``, ...) are listed too.
+    """
+    node: Any = BenchConfig
+    for part in path:
+        if _is_model(node):
+            field = node.model_fields.get(part)
+            if field is None:
+                return None
+            node = _unwrap(field.annotation)
+        elif typing.get_origin(node) is dict:            # dataset.<name>, classifier.<name>
+            node = _unwrap(typing.get_args(node)[1])
+        else:
+            return None
+    if not _is_model(node):
+        return None
+    keys = list(node.model_fields)
+    if not path and CONF_DIR.is_dir():
+        keys = sorted(set(keys) | {p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra"})
+    return keys
+
+
+# Keys whose value may be a secret pasted by mistake: errors name them, never echo the value.
+SECRET_KEYS = frozenset({"api_key_env"})
+
+
 def _format_validation_error(err: ValidationError, source: str) -> str:
     parts = []
+    seen: set[str] = set()
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
+        loc_parts = [str(p) for p in e["loc"]]
+        # A union (ratios: float | int) reports one error per member: keep the first.
+        loc_parts = [p for p in loc_parts if p not in ("float", "int")]
+        loc = ".".join(loc_parts)
+        if loc in seen:
+            continue
+        seen.add(loc)
         if e["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown key (typo?)")
+            keys = allowed_keys(loc_parts[:-1])
+            known = f"; keys of {'.'.join(loc_parts[:-1]) or 'the config'}: {', '.join(keys)}" if keys else ""
+            parts.append(f"{loc}: unknown key (typo?){known}")
         elif e["type"] == "missing":
             parts.append(f"{loc}: required key is missing")
+        elif SECRET_KEYS & set(loc_parts):
+            parts.append(f"{loc}: {e['msg']}")
         else:
             parts.append(f"{loc}: {e['msg']} (got {e.get('input')!r})")
     return f"invalid config ({source}): " + "; ".join(parts)
@@ -191,6 +275,7 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 
 LLM_EXECUTION_FIELDS = {
     "cache_mode", "cache_dir", "timeout_s", "max_retries", "retry_backoff_s", "n_threads", "model_path", "api_key_env",
+    "request_deadline_s", "max_answer_bytes",
 }
 
 

@@ -85,3 +85,21 @@ def test_wrong_type_is_rejected_by_name() -> None:
         compose_config(["run.n_jobs=many"])
     with pytest.raises(ConfigError, match="ratios"):
         compose_config(["ratios=[0.5,1.5]"])
+
+
+@pytest.mark.parametrize("overrides, dataset, golden", [
+    ([], "wdbc", "f945ca6d16882cd1"),
+    (["method=lm", "dataset=haberman", "grid=smoke"], "haberman", "74d816051dd4700a"),
+    (["method=ls", "dataset=haberman", "llm=openai"], "haberman", "3e0115176f858113"),
+    (["method=sm", "dataset=smoke", "grid=smoke", "ratios=[0.4,1]"], "haberman", "934559bf35be313c"),
+])
+def test_strict_validation_and_new_llm_limits_keep_every_unit_hash(overrides: list[str], dataset: str,
+                                                                   golden: str) -> None:
+    """Golden hashes from before strict types, ratio/seed checks and llm.request_deadline_s /
+    llm.max_answer_bytes: those change no score, so the results store must not be orphaned."""
+    from lsh_bench.config import unit_config_hash
+
+    cfg = compose_config(overrides)
+    assert unit_config_hash(cfg, cfg.dataset[dataset]) == golden
+    bounded = compose_config([*overrides, "llm.request_deadline_s=5", "llm.max_answer_bytes=1000"])
+    assert unit_config_hash(bounded, bounded.dataset[dataset]) == golden
