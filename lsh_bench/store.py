@@ -97,7 +97,7 @@ def read_record(path: Path) -> dict[str, Any]:
         raise RecordUnreadable(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise RecordUnreadable(
-            path, f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}; the file has "
+            path, f"not valid JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}; the file has "
             f"{len(raw)} bytes: truncated?)") from exc
     if not isinstance(rec, dict):
         raise RecordUnreadable(path, f"expected a JSON object, found {type(rec).__name__}")

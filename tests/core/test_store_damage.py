@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +16,7 @@ from lsh_bench.errors import RecordUnreadable
 from lsh_bench.runner import run_sweep
 from lsh_bench.status import sweep_units
 from lsh_bench.store import UnitStore, iter_records, load_ratio_stats, load_summary
+from tests.conftest import compose_config
 
 DATASETS = "dataset=[haberman,vertebra-column]"
 COMPARED = ("status", "choice", "val_f1", "test_f1", "fold_f1", "n_tied_best", "config_hash")
@@ -24,10 +26,21 @@ def _store(cfg, rec: dict) -> UnitStore:
     return UnitStore(cfg.run.results_dir, rec["scenario"], rec["method"], rec["dataset"], rec["config_hash"])
 
 
+@pytest.fixture(scope="module")
+def reference_store(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> tuple[Path, list[dict]]:
+    """One finished sweep, copied for each test (its unit hashes do not depend on the directory)."""
+    results = tmp_path_factory.mktemp("damage_reference") / "results"
+    cfg = compose_config([f"data.mirror_dirs=[{mirror}]", "data.use_openml=false", f"run.results_dir={results}",
+                          "run.progress=false", DATASETS, "grid=smoke"])
+    return results, run_sweep(cfg)
+
+
 @pytest.fixture
-def swept(make_cfg):
+def swept(make_cfg, reference_store, tmp_path: Path):
+    source, records = reference_store
     cfg = make_cfg(DATASETS, "grid=smoke")
-    return cfg, run_sweep(cfg)
+    shutil.copytree(source, cfg.run.results_dir)
+    return cfg, records
 
 
 def test_truncated_record_is_moved_aside_and_the_unit_recomputed(swept, caplog: pytest.LogCaptureFixture) -> None:

@@ -84,8 +84,8 @@ def test_key_pasted_into_api_key_env_is_refused_and_never_echoed(tmp_path: Path,
     for out in runs:
         assert out.returncode == 2, out.stderr[-2000:]
         (line,) = out.stderr.strip().splitlines()
-        assert line.startswith("error: llm.api_key_env: llm.api_key_env must be the NAME of the environment "
-                               "variable that holds the API key")
+        assert line.startswith("error: llm.api_key_env: must be the NAME of the environment variable that holds "
+                               "the API key")
         assert "is not shown" in line
     assert not (cwd / "results").exists()            # refused before Hydra wrote its run directory
     _assert_nowhere(secret, cwd, runs)
@@ -104,8 +104,7 @@ def test_key_in_a_config_file_is_refused_and_scrubbed_from_hydra_files(tmp_path:
               f"data.mirror_dirs=[{mirror}]", "data.use_openml=false", "run.progress=false", cwd=cwd)
     assert out.returncode == 2, out.stderr[-2000:]
     (line,) = out.stderr.strip().splitlines()
-    assert line.startswith("error: invalid config (conf/): llm.api_key_env: Value error, llm.api_key_env must be "
-                           "the NAME")
+    assert line.startswith("error: invalid config (conf/): llm.api_key_env: Value error, must be the NAME")
     hydra_files = [p for p in cwd.rglob("*") if p.is_file()]
     assert any(p.name == "config.yaml" and p.parent.name == ".hydra" for p in hydra_files)   # Hydra did write...
     assert "<refused llm.api_key_env value: not shown>" in next(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 
 API_KEY_ENV_RULE = (
-    "llm.api_key_env must be the NAME of the environment variable that holds the API key "
+    "must be the NAME of the environment variable that holds the API key "
     "(upper-case letters, digits and _, at most 64 characters, e.g. OPENAI_API_KEY), not the key itself; "
     "the value given does not look like a variable name and is not shown, as it may be a secret. "
     "Put the key in an environment variable (export MY_KEY=...) and pass llm.api_key_env=MY_KEY"
