@@ -13,7 +13,7 @@ import json
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator
@@ -27,23 +27,45 @@ class _Strict(BaseModel):
 
 
 class DatasetSpec(_Strict):
-    """One paper row (Table 5): identity, expected shape, IR group."""
+    """One dataset: identity, expected shape (raw and after the paper's cleaning), target rule, column types.
+
+    ``paper_row`` is the paper's Table 5 row (1-60), or ``"T3"`` for Birthday,
+    the Table 3 few-/zero-shot set outside the 60.
+    """
 
     name: str
-    paper_row: int = Field(ge=1, le=60)
+    paper_row: int | str
     openml_id: int | None
     available_offline: bool
     file: str | None
     sha256: str | None
-    n_rows: int | None
+    n_rows: int | None                  # raw file (mirror copy)
     n_features: int | None
     n_minority: int | None
     ir: float | None
-    paper_n_rows: int | None
+    paper_n_rows: int | None            # paper Table 5 = what the cleaning should give
     paper_n_features: int | None
     paper_ir: float | None
     ir_group: Literal["more", "mid", "less"]
     embedded: Literal["sklearn_breast_cancer"] | None = None
+    # Nominal feature columns (OpenML's typing, ../shared/datasets/columns.json): read as text, encoded.
+    nominal: list[str] = []
+    # Target rule for an OpenML download (mirror files carry the binarised 0/1 target):
+    # the column (null = OpenML's default target) and its minority labels (null = the less frequent class).
+    target_column: str | None = None
+    minority_labels: list[str] | None = None
+    target_rule: str | None = None      # the rule in words (manifest's minority_label and note)
+    # Why this dataset's cleaned counts differ from the paper's Table 5 (null = they match).
+    paper_mismatch: str | None = None
+
+    @field_validator("paper_row")
+    @classmethod
+    def _paper_row(cls, row: int | str) -> int | str:
+        if isinstance(row, int) and 1 <= row <= 60:
+            return row
+        if row == "T3":
+            return row
+        raise ValueError(f"paper_row must be a Table 5 row 1-60 or 'T3' (Birthday, Table 3), got {row!r}")
 
 
 class ClassifierSpec(_Strict):
@@ -91,6 +113,9 @@ class ScenarioSpec(_StrictTypes):
 
 class PreprocessSpec(_StrictTypes):
     name: Literal["paper", "standard"]
+    # Nominal codes: collation = the paper's files (1..k in Unicode collation order);
+    # sorted = this harness before (0..k-1 in code point order).
+    encoding: Literal["collation", "sorted"] = "collation"
 
 
 class SeedsSpec(_StrictTypes):
@@ -115,6 +140,12 @@ class DataSpec(_Strict):
     use_embedded: bool = True
     use_openml: bool = True
     openml_cache_dir: str | None = None
+    cleaning: Literal["paper", "none"] = "paper"            # lsh_bench.data.cleaning
+    column_types: Literal["config", "inferred"] = "config"  # nominal columns from the dataset config, or pandas' guess
+    degenerate_columns: Literal["error", "drop"] = "error"  # a constant/all-missing column after cleaning
+
+    # What changes the data a unit sees (part of its config hash); the rest says where to find it.
+    CONTENT_FIELDS: ClassVar[set[str]] = {"cleaning", "column_types", "degenerate_columns"}
 
 
 class RunSpec(_StrictTypes):
@@ -285,10 +316,12 @@ def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
     Excluded on purpose: ``run.*`` (n_jobs, evaluator — fast and
     straightforward give identical scores —, paths), data locations (the
     dataset's sha256 is checked and recorded instead), and the LLM section for
-    methods that use no LLM.
+    methods that use no LLM. The data options that change the table (cleaning,
+    column types) are included.
     """
     payload: dict[str, Any] = {
         "dataset": dataset.model_dump(),
+        "data": cfg.data.model_dump(include=DataSpec.CONTENT_FIELDS),
         "method": cfg.method.model_dump(),
         "scenario": cfg.scenario.model_dump(),
         "preprocess": cfg.preprocess.model_dump(),

@@ -401,8 +401,8 @@ def _identity(cfg: BenchConfig, spec: DatasetSpec, config_hash: str) -> dict[str
 def _provenance(cfg: BenchConfig, ds: Dataset | None, config_hash: str) -> dict[str, Any]:
     prov: dict[str, Any] = {
         "config_hash": config_hash,
-        "dataset_sha256": ds.sha256 if ds else None,
-        "data_source": ds.source if ds else None,
+        # the file by its mirror-relative name + sha256 (+ OpenML id), and what the cleaning dropped
+        **(ds.provenance() if ds else {"dataset_sha256": None, "data_source": None}),
         "seeds": cfg.seeds.model_dump(),
         "protocol": cfg.protocol.model_dump(),
         "ratios": cfg.ratios,
@@ -428,7 +428,7 @@ class _UnitRecord:
         self.ds: Dataset | None = None
 
     def load(self) -> Dataset:
-        ds = load_dataset(self.spec, self.cfg.data)
+        ds = load_dataset(self.spec, self.cfg.data, self.cfg.preprocess.encoding)
         self.ds = ds
         self.fields.update({"ir": ds.ir, "n_rows": len(ds.y), "n_features": ds.X.shape[1],
                             "n_minority": ds.n_minority})

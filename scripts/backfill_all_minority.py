@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
             print(f"skip {where}: its config hash {rec['config_hash']} is not that of {overrides}")
             skipped += 1
             continue
-        ds = load_dataset(spec, cfg.data)
+        ds = load_dataset(spec, cfg.data, cfg.preprocess.encoding)
         if ds.sha256 != rec["provenance"]["dataset_sha256"]:
             print(f"skip {where}: dataset sha256 differs from the record's")
             skipped += 1

@@ -110,7 +110,7 @@ def bench_dataset(name: str, args: argparse.Namespace, jobs: list[tuple[tuple, l
     """Time both evaluators on every (fold, ratio) task; append (task args, fast F1s) to ``jobs``."""
     cfg = compose_config(name, args.preprocess, args.grid)
     spec = next(iter(cfg.dataset.values()))
-    ds = load_dataset(spec, cfg.data)
+    ds = load_dataset(spec, cfg.data, cfg.preprocess.encoding)
     split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
     cells = expand_grid(cfg.classifiers())
     mode = cfg.preprocess.name

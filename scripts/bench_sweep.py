@@ -215,7 +215,7 @@ def out_path(args: argparse.Namespace, preprocess: str) -> Path:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", default="mirrored",
-                   help="a dataset config name (mirrored = the 41 offline copies) or a comma list of datasets")
+                   help="a dataset config name (mirrored = the 59 offline copies of Table 5 rows) or a comma list of datasets")
     p.add_argument("--preprocess", nargs="+", default=["paper"], choices=["paper", "standard"],
                    help="one sweep per value, in order")
     p.add_argument("--grid", default="paper", help="grid config (paper = the 139 combinations, smoke = 10)")

@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = validate(compose("config", overrides=overrides))
     (spec,) = cfg.dataset.values()
-    ds = load_dataset(spec, cfg.data)
+    ds = load_dataset(spec, cfg.data, cfg.preprocess.encoding)
     split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
     plan = plan_ratios(cfg.method, cfg.ratios, split, ds.y)   # LS's r0: the runner's first applicable ratio
     if ratio not in plan.applicable:

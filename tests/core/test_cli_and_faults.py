@@ -81,11 +81,11 @@ def test_missing_and_corrupt_files_are_recorded_not_crashes(tmp_path: Path, mirr
     with gzip.open(bad / "43_haberman.csv.gz", "wt") as f:
         f.write(text)
     args = [a for a in common(tmp_path, mirror) if not a.startswith("data.mirror_dirs")]
-    out = cli("dataset=[haberman,vertebra-column,paper_row_03]", "grid=smoke", f"data.mirror_dirs=[{bad}]",
+    out = cli("dataset=[haberman,vertebra-column,kdd_el_nino-small]", "grid=smoke", f"data.mirror_dirs=[{bad}]",
               *args, cwd=ROOT, env={"LSH_BENCH_DATA": ""})
     assert out.returncode == 1
     assert "checksum mismatch" in out.stdout and "failed" in out.stdout
-    assert "unavailable offline (2): vertebra-column, paper_row_03" in out.stdout
+    assert "unavailable offline (2): vertebra-column, kdd_el_nino-small" in out.stdout
     assert "1 unit(s) failed" in out.stderr
 
 

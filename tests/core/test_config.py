@@ -46,8 +46,18 @@ def test_smoke_grid_and_classifier_subset() -> None:
 
 
 def test_dataset_groups() -> None:
-    assert len(compose_config(["dataset=all"]).dataset) == 60
-    assert len(compose_config(["dataset=mirrored"]).dataset) == 41
+    every = compose_config(["dataset=all"]).dataset
+    assert len(every) == 60 and [d.paper_row for d in every.values()] == list(range(1, 61))
+    assert all(d.openml_id is not None and not d.name.startswith("paper_row") for d in every.values())
+    mirrored = compose_config(["dataset=mirrored"]).dataset
+    assert len(mirrored) == 59 and "kdd_el_nino-small" not in mirrored
+    assert not every["kdd_el_nino-small"].available_offline and every["kdd_el_nino-small"].openml_id == 839
+    # The paper's Table 3 sets; Birthday is row T3, outside Table 5 (and outside all / mirrored).
+    fewshot = compose_config(["dataset=fewshot4"]).dataset
+    assert [(d.name, d.paper_row) for d in fewshot.values()] == [
+        ("analcatdata_draft", 3), ("flare", 21), ("blood-transfusion-service-center", 29),
+        ("analcatdata_birthday", "T3")]
+    assert "analcatdata_birthday" not in every and fewshot["analcatdata_birthday"].openml_id == 968
     smoke = compose_config(["dataset=smoke"]).dataset
     assert list(smoke) == ["haberman", "vertebra-column", "analcatdata_apnea3"]
     wdbc = compose_config([]).dataset["wdbc"]

@@ -23,7 +23,11 @@ def test_wdbc_sm_reproduces_paper_table6(make_cfg) -> None:
     cfg = make_cfg("dataset=wdbc", "method=sm", "run.n_jobs=2")
     (rec,) = run_sweep(cfg)
     assert rec["status"] == "done"
-    assert rec["provenance"]["data_source"].startswith("mirror:")
+    prov = rec["provenance"]
+    # the file by its mirror-relative name, never a machine's path; what the cleaning did (nothing here)
+    assert prov["data_source"] == "mirror:1510_wdbc.csv.gz" and prov["openml_id"] == 1510
+    assert prov["cleaning"]["rule"] == "paper" and prov["cleaning"]["rows_after"] == 569
+    assert prov["cleaning"]["dropped_near_zero_variance"] == {} and prov["encoding"] == "collation"
     assert rec["ratios_applicable"] == [0.6, 0.8, 1.0]
     assert rec["val_f1"] == pytest.approx(0.94742, abs=1e-12)
     assert round(rec["val_f1"], 4) == 0.9474
@@ -36,7 +40,11 @@ def test_selection_and_refit_match_an_independent_implementation(make_cfg) -> No
     cfg = make_cfg("dataset=haberman", "method=sm", "grid=smoke", "classifier=[lr,dt]")
     (rec,) = run_sweep(cfg)
     ds = load_dataset(cfg.dataset["haberman"], cfg.data)
-    X, y = ds.X.to_numpy(dtype=float), ds.y
+    # the paper's encoding: the year of operation is nominal, coded 1..12 ('58' -> 1)
+    year = ds.X["Patients_year_of_operation"].astype(int) - 57
+    X = np.column_stack([ds.X["Age_of_patient_at_time_of_operation"], year,
+                         ds.X["Number_of_positive_axillary_nodes_detected"]]).astype(float)
+    y = ds.y
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=100, stratify=y)
     folds = list(StratifiedKFold(5, shuffle=True, random_state=2).split(Xtr, ytr))
     models = [("LR", lambda C=C: LogisticRegression(C=C, max_iter=100000, random_state=100)) for C in (0.1, 10)]

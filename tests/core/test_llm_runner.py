@@ -29,11 +29,16 @@ from lsh_bench.store import load_ratio_stats
 from tests.llm_gen.fakes import ScriptedBackend
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "llm_cache_runner"
+# The data representation the cache was recorded with. The recording predates the paper's preparation
+# (haberman's year of operation read as a number, not as a nominal column): the prompts show the data
+# as the model saw it then. Re-recording with `make record-llm-cache` under the defaults and emptying
+# this list tests the default representation.
+RECORDED_WITH = ["data.cleaning=none", "data.column_types=inferred", "preprocess.encoding=sorted"]
 
 
 def replay_cfg(make_cfg, method: str, *extra: str):
     return make_cfg(f"method={method}", "dataset=haberman", "grid=smoke", "llm.cache_mode=readonly",
-                    f"llm.cache_dir={FIXTURE}", *extra)
+                    f"llm.cache_dir={FIXTURE}", *RECORDED_WITH, *extra)
 
 
 @pytest.fixture(autouse=True)
@@ -135,11 +140,11 @@ def test_rows_vs_real_replays_the_recorded_lm_rows(make_cfg, mirror, capsys, mon
     from lsh_bench.data.splits import make_split
 
     args = ["method=lm", "dataset=haberman", "grid=smoke", "ratio=0.4", f"data.mirror_dirs=[{mirror}]",
-            "data.use_openml=false", f"llm.cache_dir={FIXTURE}"]
+            "data.use_openml=false", f"llm.cache_dir={FIXTURE}", *RECORDED_WITH]
     assert llm_rows_vs_real.main(args) == 0          # readonly cache: a model call would be an LLMCacheMiss
     out = capsys.readouterr().out.splitlines()
     cfg = replay_cfg(make_cfg, "lm")
-    ds = load_dataset(cfg.dataset["haberman"], cfg.data)
+    ds = load_dataset(cfg.dataset["haberman"], cfg.data, cfg.preprocess.encoding)
     split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
     train_min = [int((ds.y[p.train] == 1).sum()) for p in split.folds]
     added = [int((ds.y[p.train] == 0).sum() * 0.4 - m) for p, m in zip(split.folds, train_min)]
