@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import types
+import typing
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from omegaconf import DictConfig, OmegaConf
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator
 
 from lsh_bench.errors import ConfigError
+from lsh_bench.llm_config import LLMConfig
 
 
 class _Strict(BaseModel):
@@ -109,7 +113,17 @@ class MethodTraits(_Strict):
         return value
 
 
-class MethodSpec(_Strict):
+class _StrictTypes(_Strict):
+    """No lax coercion: a boolean is not an integer (``run.n_jobs=true`` is refused, not 1).
+
+    Hydra hands over real ints, floats and bools, so strict types cost nothing
+    for correct input; pydantic still accepts an int where a float is expected.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), strict=True)
+
+
+class MethodSpec(_StrictTypes):
     """An oversampling method (``conf/method/<name>.yaml``): its sampler class and traits.
 
     ``target`` (``_target_`` in YAML) is the import path of the sampler class
@@ -119,7 +133,8 @@ class MethodSpec(_Strict):
     traits need different kinds (the registry checks it).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), populate_by_name=True,
+                              strict=True)
 
     name: str
     kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -147,27 +162,30 @@ class MethodSpec(_Strict):
         return {"name": self.name, "kind": self.kind, "k_neighbors": self.k_neighbors}
 
 
-class ScenarioSpec(_Strict):
+class ScenarioSpec(_StrictTypes):
     name: Literal["general", "fewshot", "zeroshot"]
     minority_fraction: float | None = Field(None, ge=0.0, le=1.0)
 
 
-class PreprocessSpec(_Strict):
+class PreprocessSpec(_StrictTypes):
     name: Literal["paper", "standard"]
     # Nominal codes: collation = the paper's files (1..k in Unicode collation order);
     # sorted = this harness before (0..k-1 in code point order).
     encoding: Literal["collation", "sorted"] = "collation"
 
 
-class SeedsSpec(_Strict):
-    split: int = 100
-    cv: int = 2
-    sampler: int = 0
-    llm: int = 0
-    classifier: int = 100
+class SeedsSpec(_StrictTypes):
+    """Every random draw's seed; >= 0 because numpy and scikit-learn refuse negative seeds
+    (``seeds.split=-1`` used to pass here and fail inside scikit-learn, mid-sweep)."""
+
+    split: int = Field(100, ge=0)
+    cv: int = Field(2, ge=0)
+    sampler: int = Field(0, ge=0)
+    llm: int = Field(0, ge=0)
+    classifier: int = Field(100, ge=0)
 
 
-class ProtocolSpec(_Strict):
+class ProtocolSpec(_StrictTypes):
     test_size: float = Field(0.3, gt=0.0, lt=1.0)
     n_folds: int = Field(5, ge=2)
     f1_decimals: int | None = Field(4, ge=1, le=12)
@@ -186,7 +204,7 @@ class DataSpec(_Strict):
     CONTENT_FIELDS: ClassVar[set[str]] = {"cleaning", "column_types", "degenerate_columns"}
 
 
-class RunSpec(_Strict):
+class RunSpec(_StrictTypes):
     results_dir: str = "results/store"
     n_jobs: int = Field(1, ge=1)
     evaluator: Literal["fast", "straightforward"] = "fast"
@@ -195,41 +213,13 @@ class RunSpec(_Strict):
     rerun_failed: bool = True
     fail_fast: bool = False
 
-
-class LLMConfig(BaseModel):
-    """Which LLM writes rows, how it is sampled, and how its answers are cached (``conf/llm/*.yaml``).
-
-    API keys are never part of the config: ``api_key_env`` names the
-    environment variable that holds the key.
-    """
-
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-    backend: Literal["local", "openai"] = "local"
-    model: str = "SmolLM2-135M-Instruct-Q4_1"
-    model_path: str | None = None
-    base_url: str | None = None
-    api_key_env: str | None = None
-    temperature: float = Field(0.8, ge=0.0, le=2.0)
-    top_p: float = Field(0.9, gt=0.0, le=1.0)
-    max_tokens: int = Field(768, gt=0)
-    timeout_s: float = Field(120, gt=0)
-    max_retries: int = Field(3, ge=0)          # retries after the first attempt (endpoints only)
-    retry_backoff_s: float = Field(1.0, ge=0)   # first retry wait; doubles per retry, capped at 60 s
-    n_ctx: int = Field(8192, gt=0)
-    n_threads: int = Field(1, gt=0)             # local backend: llama.cpp threads; 2 only on an idle machine
-    price_per_1k_prompt: float | None = None
-    price_per_1k_completion: float | None = None
-    cache_mode: Literal["readwrite", "readonly", "off"] = "readwrite"
-    cache_dir: str = "results/llm_cache"
-    example_rows: int = Field(30, gt=0)
-    min_outputs_per_round: int = Field(10, gt=0)
-    max_rounds: int = Field(50, gt=0)
-    # Times each accepted program is executed (fresh start row and jitter each time). The paper
-    # executes a program once (1); the embedded 135M model writes ~5 usable outputs per program,
-    # so conf/llm/local.yaml raises it to keep LM sweeps to minutes, not hours.
-    executions_per_program: int = Field(1, ge=1, le=100)
-    report_words: int = Field(500, gt=0)
+    @field_validator("results_dir")
+    @classmethod
+    def _results_dir(cls, value: str) -> str:
+        # `run.results_dir=` (empty) would silently write the store into ./units
+        if not value.strip():
+            raise ValueError("must name a directory (it is empty); e.g. run.results_dir=results/store")
+        return value
 
 
 class BenchConfig(_Strict):
@@ -240,7 +230,7 @@ class BenchConfig(_Strict):
     scenario: ScenarioSpec
     preprocess: PreprocessSpec
     classifier: dict[str, ClassifierSpec]
-    ratios: list[float]
+    ratios: list[StrictFloat | StrictInt]
     seeds: SeedsSpec
     protocol: ProtocolSpec
     data: DataSpec
@@ -254,7 +244,10 @@ class BenchConfig(_Strict):
             raise ValueError("at least one ratio is needed")
         if any(not (0.0 < r <= 1.0) for r in ratios):
             raise ValueError(f"ratios must lie in (0, 1], got {ratios}")
-        return sorted(ratios)
+        repeated = sorted({r for r in ratios if ratios.count(r) > 1})
+        if repeated:   # a repeated ratio would be evaluated twice and tie with itself
+            raise ValueError(f"ratios must be unique, {', '.join(f'{r:g}' for r in repeated)} repeated in {ratios}")
+        return sorted(float(r) for r in ratios)
 
     @field_validator("dataset")
     @classmethod
@@ -268,14 +261,71 @@ class BenchConfig(_Strict):
         return sorted(self.classifier.values(), key=lambda c: c.order)
 
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``Model | None`` -> ``Model``; anything else unchanged."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
+
+
+def _is_model(node: Any) -> bool:
+    return isinstance(node, type) and issubclass(node, BaseModel)
+
+
+def allowed_keys(path: list[str]) -> list[str] | None:
+    """The keys allowed under ``path`` (e.g. ``["run"]``) of the app config, None if not known.
+
+    Read from the typed config (:class:`BenchConfig`), so it cannot drift from
+    what validation accepts; at the top level the config groups of ``conf/``
+    (``grid``, ...) are listed too.
+    """
+    node: Any = BenchConfig
+    for part in path:
+        if _is_model(node):
+            field = node.model_fields.get(part)
+            if field is None:
+                return None
+            node = _unwrap(field.annotation)
+        elif typing.get_origin(node) is dict:            # dataset.<name>, classifier.<name>
+            node = _unwrap(typing.get_args(node)[1])
+        else:
+            return None
+    if not _is_model(node):
+        return None
+    keys = list(node.model_fields)
+    if not path and CONF_DIR.is_dir():
+        keys = sorted(set(keys) | {p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra"})
+    return keys
+
+
+# Keys whose value may be a secret pasted by mistake: errors name them, never echo the value.
+SECRET_KEYS = frozenset({"api_key_env"})
+
+
 def _format_validation_error(err: ValidationError, source: str) -> str:
     parts = []
+    seen: set[str] = set()
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
+        loc_parts = [str(p) for p in e["loc"]]
+        # A union (ratios: float | int) reports one error per member: keep the first.
+        loc_parts = [p for p in loc_parts if p not in ("float", "int")]
+        loc = ".".join(loc_parts)
+        if loc in seen:
+            continue
+        seen.add(loc)
         if e["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown key (typo?)")
+            keys = allowed_keys(loc_parts[:-1])
+            known = f"; keys of {'.'.join(loc_parts[:-1]) or 'the config'}: {', '.join(keys)}" if keys else ""
+            parts.append(f"{loc}: unknown key (typo?){known}")
         elif e["type"] == "missing":
             parts.append(f"{loc}: required key is missing")
+        elif SECRET_KEYS & set(loc_parts):
+            parts.append(f"{loc}: {e['msg']}")
         else:
             parts.append(f"{loc}: {e['msg']} (got {e.get('input')!r})")
     return f"invalid config ({source}): " + "; ".join(parts)
@@ -312,6 +362,7 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 
 LLM_EXECUTION_FIELDS = {
     "cache_mode", "cache_dir", "timeout_s", "max_retries", "retry_backoff_s", "n_threads", "model_path", "api_key_env",
+    "request_deadline_s", "max_answer_bytes",
 }
 
 

@@ -25,6 +25,7 @@ from joblib.externals.loky import get_reusable_executor
 from tqdm.auto import tqdm
 
 from lsh_bench.config import BenchConfig, DatasetSpec, unit_config_hash
+from lsh_bench.errors import StoreUnwritable, SweepStopped
 from lsh_bench.provenance import code_state
 from lsh_bench.samplers.registry import check_method
 from lsh_bench.store import FINISHED, UnitStore, try_lock
@@ -72,7 +73,9 @@ def finished_record(cfg: BenchConfig, store: UnitStore, seen: int | None = -1) -
     looked (``seen``): it failed there while we waited for its lock, and is
     retried on the next run, not computed twice now.
     """
-    rec = store.record()
+    # seen == -1: looking without the lock (a damaged record counts as not
+    # finished); else the lock is held and a damaged record is moved aside.
+    rec = store.peek() if seen == -1 else store.record_or_quarantine()
     if rec is not None and (rec["status"] in FINISHED or not cfg.run.rerun_failed):
         return rec
     if rec is not None and seen != -1 and _stamp(store) != seen:
@@ -183,7 +186,7 @@ class PooledScheduler:
                 self._close(job, claim, unit, (cells, ratios))
             elif (refit := job.add_cv(out)) is not None:
                 self.ready.appendleft(refit)
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit, StoreUnwritable):
             raise
         except Exception as exc:
             unit.failed(exc)
@@ -228,21 +231,28 @@ def run_sweep(cfg: BenchConfig) -> list[Record]:
         bar.set_postfix_str(f"{rec['dataset']}: {rec['status']}")
         bar.update(1)
 
-    claimed = claims(cfg, specs, done, deferred)
-    if cfg.run.n_jobs > 1:
-        PooledScheduler(cfg, code, done, cell_bar).run(claimed)
-    else:
-        for claim in claimed:
-            try:
-                done(compute_unit(cfg, claim.spec, claim.store, claim.config_hash, code, cell_bar))
-            finally:
-                claim.lock.release()
-    for d in deferred:
-        log.info("waiting for unit %s, being computed by another process", d.spec.name)
-        with d.store.lock(timeout=-1):
-            done(finished_record(cfg, d.store, d.seen) or compute_unit(cfg, d.spec, d.store, d.config_hash, code,
-                                                                       cell_bar))
-    cell_bar.close()
-    bar.close()
     order = {s.name: i for i, s in enumerate(specs)}
+    claimed = claims(cfg, specs, done, deferred)
+    try:
+        if cfg.run.n_jobs > 1:
+            PooledScheduler(cfg, code, done, cell_bar).run(claimed)
+        else:
+            for claim in claimed:
+                try:
+                    done(compute_unit(cfg, claim.spec, claim.store, claim.config_hash, code, cell_bar))
+                finally:
+                    claim.lock.release()
+        for d in deferred:
+            log.info("waiting for unit %s, being computed by another process", d.spec.name)
+            with d.store.lock(timeout=-1):
+                done(finished_record(cfg, d.store, d.seen) or compute_unit(cfg, d.spec, d.store, d.config_hash,
+                                                                           code, cell_bar))
+    except StoreUnwritable as exc:
+        # Disk full / read-only: every further unit would fail the same way. The
+        # unit being written left nothing behind (UnitStore.write); stop here.
+        raise SweepStopped(f"{exc}; the sweep stopped after {len(records)} of {len(specs)} unit(s)",
+                           sorted(records, key=lambda r: order[r["dataset"]])) from exc
+    finally:
+        cell_bar.close()
+        bar.close()
     return sorted(records, key=lambda r: order[r["dataset"]])

@@ -57,7 +57,8 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 
 from lsh_bench.config import BenchConfig, validate  # noqa: E402
 from lsh_bench.data.loader import load_dataset  # noqa: E402
-from lsh_bench.data.splits import make_split, smote_rows_to_add  # noqa: E402
+from lsh_bench.data.splits import make_split  # noqa: E402
+from lsh_bench.protocol import rows_to_add  # noqa: E402
 from lsh_bench.errors import DatasetInvalid, DatasetUnavailable  # noqa: E402
 from lsh_bench.models.evaluate import FoldData, evaluate_shared  # noqa: E402
 from lsh_bench.models.grid import expand_grid  # noqa: E402
@@ -86,7 +87,8 @@ def sm_pairs(cfg: BenchConfig, name: str) -> tuple[Any, list[dict[str, Any]]]:
     counts = [(int((ds.y[p.train] == 1).sum()), int((ds.y[p.train] == 0).sum())) for _, p in parts]
     if min(n_min for n_min, _ in counts) < cfg.method.k_neighbors + 1:
         return ds, []     # SM is not applicable (the sweep records N/A and computes nothing)
-    ratios = [r for r in cfg.ratios if all(smote_rows_to_add(n_maj, n_min, r) >= 1 for n_min, n_maj in counts)]
+    ratios = [r for r in cfg.ratios
+              if all(rows_to_add(r, n_minority=n_min, n_majority=n_maj) >= 1 for n_min, n_maj in counts)]
     out = []
     for fold, part in parts:
         X_raw, y = ds.X.iloc[part.train], ds.y[part.train]

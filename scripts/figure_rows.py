@@ -33,7 +33,8 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from lsh_bench.analysis.figures_rows import RowsView, figure1_rows  # noqa: E402
 from lsh_bench.config import BenchConfig, validate  # noqa: E402
 from lsh_bench.data.loader import load_dataset  # noqa: E402
-from lsh_bench.data.splits import make_split, smote_rows_to_add  # noqa: E402
+from lsh_bench.data.splits import make_split  # noqa: E402
+from lsh_bench.protocol import rows_to_add  # noqa: E402
 from lsh_bench.models.preprocess import TableEncoder, categorical_for_sampler  # noqa: E402
 from lsh_bench.samplers.smote import smote_for  # noqa: E402
 
@@ -57,7 +58,7 @@ def sm_view(cfg: BenchConfig, fold: int, ratio: float) -> RowsView:
     X_raw, y = ds.X.iloc[part.train], ds.y[part.train]
     X = TableEncoder(ds.schema, mode).fit(X_raw).transform(X_raw)
     n_min, n_maj = int((y == 1).sum()), int((y == 0).sum())
-    if smote_rows_to_add(n_maj, n_min, ratio) < 1:
+    if rows_to_add(ratio, n_minority=n_min, n_majority=n_maj) < 1:
         raise SystemExit(f"{ds.name}: ratio {ratio} is not applicable to this training part "
                          f"({n_min} minority / {n_maj} majority)")
     smote = smote_for(ratio, k_neighbors=cfg.method.k_neighbors, random_state=cfg.seeds.sampler,

@@ -127,3 +127,13 @@ def test_unit_config_hashes_are_kept() -> None:
     for case in cases:
         cfg = compose_config(case["overrides"])
         assert unit_config_hash(cfg, cfg.dataset[case["dataset"]]) == case["config_hash"], case["overrides"]
+
+
+def test_strict_validation_and_llm_limits_are_not_hashed() -> None:
+    """Strict types, ratio/seed checks and llm.request_deadline_s / llm.max_answer_bytes change no
+    score, so they must not orphan a results store: the bounded config hashes like the default."""
+    for overrides, dataset in ((["method=lm", "dataset=haberman", "grid=smoke"], "haberman"),
+                               (["method=ls", "dataset=haberman", "llm=openai"], "haberman")):
+        cfg = compose_config(overrides)
+        bounded = compose_config([*overrides, "llm.request_deadline_s=5", "llm.max_answer_bytes=1000"])
+        assert unit_config_hash(bounded, bounded.dataset[dataset]) == unit_config_hash(cfg, cfg.dataset[dataset])
