@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+import types
+import typing
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 from omegaconf import DictConfig, OmegaConf
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator
 
 from lsh_bench.errors import ConfigError
-from lsh_bench.samplers.llm.config import LLMConfig
+from lsh_bench.llm_config import LLMConfig
 
 
 class _Strict(BaseModel):
@@ -24,23 +27,45 @@ class _Strict(BaseModel):
 
 
 class DatasetSpec(_Strict):
-    """One paper row (Table 5): identity, expected shape, IR group."""
+    """One dataset: identity, expected shape (raw and after the paper's cleaning), target rule, column types.
+
+    ``paper_row`` is the paper's Table 5 row (1-60), or ``"T3"`` for Birthday,
+    the Table 3 few-/zero-shot set outside the 60.
+    """
 
     name: str
-    paper_row: int = Field(ge=1, le=60)
+    paper_row: int | str
     openml_id: int | None
     available_offline: bool
     file: str | None
     sha256: str | None
-    n_rows: int | None
+    n_rows: int | None                  # raw file (mirror copy)
     n_features: int | None
     n_minority: int | None
     ir: float | None
-    paper_n_rows: int | None
+    paper_n_rows: int | None            # paper Table 5 = what the cleaning should give
     paper_n_features: int | None
     paper_ir: float | None
     ir_group: Literal["more", "mid", "less"]
     embedded: Literal["sklearn_breast_cancer"] | None = None
+    # Nominal feature columns (OpenML's typing, ../shared/datasets/columns.json): read as text, encoded.
+    nominal: list[str] = []
+    # Target rule for an OpenML download (mirror files carry the binarised 0/1 target):
+    # the column (null = OpenML's default target) and its minority labels (null = the less frequent class).
+    target_column: str | None = None
+    minority_labels: list[str] | None = None
+    target_rule: str | None = None      # the rule in words (manifest's minority_label and note)
+    # Why this dataset's cleaned counts differ from the paper's Table 5 (null = they match).
+    paper_mismatch: str | None = None
+
+    @field_validator("paper_row")
+    @classmethod
+    def _paper_row(cls, row: int | str) -> int | str:
+        if isinstance(row, int) and 1 <= row <= 60:
+            return row
+        if row == "T3":
+            return row
+        raise ValueError(f"paper_row must be a Table 5 row 1-60 or 'T3' (Birthday, Table 3), got {row!r}")
 
 
 class ClassifierSpec(_Strict):
@@ -62,33 +87,105 @@ class ClassifierSpec(_Strict):
         return grid
 
 
-MethodKind = Literal["none", "smote", "llm", "hybrid", "borderline_smote", "adasyn"]
+K_PLUS_ONE = "k_neighbors+1"
 
 
-class MethodSpec(_Strict):
+class MethodTraits(_Strict):
+    """What the protocol has to know about a method (``traits:`` in ``conf/method/*.yaml``).
+
+    ``min_minority``: fewest real minority rows every training part needs, an
+    integer or ``"k_neighbors+1"`` (SMOTE's neighbours: the paper's N/A below
+    it); ``uses_llm``: the LLM section of the config enters the unit's hash and
+    provenance, and a fold's ratios run in one task so its answers are shared;
+    ``seeds_at_r0``: the sampler receives the first applicable ratio r0 as
+    ``seed_ratio`` (LS's seeds).
+    """
+
+    min_minority: int | Literal["k_neighbors+1"] = Field(0)
+    uses_llm: bool = False
+    seeds_at_r0: bool = False
+
+    @field_validator("min_minority")
+    @classmethod
+    def _non_negative(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"min_minority must be >= 0 or {K_PLUS_ONE!r}")
+        return value
+
+
+class _StrictTypes(_Strict):
+    """No lax coercion: a boolean is not an integer (``run.n_jobs=true`` is refused, not 1).
+
+    Hydra hands over real ints, floats and bools, so strict types cost nothing
+    for correct input; pydantic still accepts an int where a float is expected.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), strict=True)
+
+
+class MethodSpec(_StrictTypes):
+    """An oversampling method (``conf/method/<name>.yaml``): its sampler class and traits.
+
+    ``target`` (``_target_`` in YAML) is the import path of the sampler class
+    (or of a function returning one); ``null`` means no resampling (ORG).
+    :mod:`lsh_bench.samplers.registry` builds it. ``kind`` names the sampler
+    family in the unit's config hash: two methods with another class or other
+    traits need different kinds (the registry checks it).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), populate_by_name=True,
+                              strict=True)
+
     name: str
-    kind: MethodKind
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    target: str | None = Field(alias="_target_")
     k_neighbors: int = Field(5, ge=1)
+    traits: MethodTraits = MethodTraits()
+
+    @property
+    def resamples(self) -> bool:
+        """False for ORG: the training part reaches the classifier as it is, at no ratio."""
+        return self.target is not None
+
+    def min_minority(self) -> int:
+        """Fewest real minority rows the method needs in every training part."""
+        need = self.traits.min_minority
+        return self.k_neighbors + 1 if need == K_PLUS_ONE else int(need)
+
+    def hash_fields(self) -> dict[str, Any]:
+        """What of the method enters the unit's config hash: name, kind and ``k_neighbors``.
+
+        The class and the traits are those of ``kind`` (checked by the
+        registry), so they are not hashed apart: the hashes of the results
+        written before ``_target_``/``traits`` existed stay valid.
+        """
+        return {"name": self.name, "kind": self.kind, "k_neighbors": self.k_neighbors}
 
 
-class ScenarioSpec(_Strict):
+class ScenarioSpec(_StrictTypes):
     name: Literal["general", "fewshot", "zeroshot"]
     minority_fraction: float | None = Field(None, ge=0.0, le=1.0)
 
 
-class PreprocessSpec(_Strict):
+class PreprocessSpec(_StrictTypes):
     name: Literal["paper", "standard"]
+    # Nominal codes: collation = the paper's files (1..k in Unicode collation order);
+    # sorted = this harness before (0..k-1 in code point order).
+    encoding: Literal["collation", "sorted"] = "collation"
 
 
-class SeedsSpec(_Strict):
-    split: int = 100
-    cv: int = 2
-    sampler: int = 0
-    llm: int = 0
-    classifier: int = 100
+class SeedsSpec(_StrictTypes):
+    """Every random draw's seed; >= 0 because numpy and scikit-learn refuse negative seeds
+    (``seeds.split=-1`` used to pass here and fail inside scikit-learn, mid-sweep)."""
+
+    split: int = Field(100, ge=0)
+    cv: int = Field(2, ge=0)
+    sampler: int = Field(0, ge=0)
+    llm: int = Field(0, ge=0)
+    classifier: int = Field(100, ge=0)
 
 
-class ProtocolSpec(_Strict):
+class ProtocolSpec(_StrictTypes):
     test_size: float = Field(0.3, gt=0.0, lt=1.0)
     n_folds: int = Field(5, ge=2)
     f1_decimals: int | None = Field(4, ge=1, le=12)
@@ -99,9 +196,15 @@ class DataSpec(_Strict):
     use_embedded: bool = True
     use_openml: bool = True
     openml_cache_dir: str | None = None
+    cleaning: Literal["paper", "none"] = "paper"            # lsh_bench.data.cleaning
+    column_types: Literal["config", "inferred"] = "config"  # nominal columns from the dataset config, or pandas' guess
+    degenerate_columns: Literal["error", "drop"] = "error"  # a constant/all-missing column after cleaning
+
+    # What changes the data a unit sees (part of its config hash); the rest says where to find it.
+    CONTENT_FIELDS: ClassVar[set[str]] = {"cleaning", "column_types", "degenerate_columns"}
 
 
-class RunSpec(_Strict):
+class RunSpec(_StrictTypes):
     results_dir: str = "results/store"
     n_jobs: int = Field(1, ge=1)
     evaluator: Literal["fast", "straightforward"] = "fast"
@@ -109,6 +212,14 @@ class RunSpec(_Strict):
     progress: bool = True
     rerun_failed: bool = True
     fail_fast: bool = False
+
+    @field_validator("results_dir")
+    @classmethod
+    def _results_dir(cls, value: str) -> str:
+        # `run.results_dir=` (empty) would silently write the store into ./units
+        if not value.strip():
+            raise ValueError("must name a directory (it is empty); e.g. run.results_dir=results/store")
+        return value
 
 
 class BenchConfig(_Strict):
@@ -119,7 +230,7 @@ class BenchConfig(_Strict):
     scenario: ScenarioSpec
     preprocess: PreprocessSpec
     classifier: dict[str, ClassifierSpec]
-    ratios: list[float]
+    ratios: list[StrictFloat | StrictInt]
     seeds: SeedsSpec
     protocol: ProtocolSpec
     data: DataSpec
@@ -133,7 +244,10 @@ class BenchConfig(_Strict):
             raise ValueError("at least one ratio is needed")
         if any(not (0.0 < r <= 1.0) for r in ratios):
             raise ValueError(f"ratios must lie in (0, 1], got {ratios}")
-        return sorted(ratios)
+        repeated = sorted({r for r in ratios if ratios.count(r) > 1})
+        if repeated:   # a repeated ratio would be evaluated twice and tie with itself
+            raise ValueError(f"ratios must be unique, {', '.join(f'{r:g}' for r in repeated)} repeated in {ratios}")
+        return sorted(float(r) for r in ratios)
 
     @field_validator("dataset")
     @classmethod
@@ -147,14 +261,71 @@ class BenchConfig(_Strict):
         return sorted(self.classifier.values(), key=lambda c: c.order)
 
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``Model | None`` -> ``Model``; anything else unchanged."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
+
+
+def _is_model(node: Any) -> bool:
+    return isinstance(node, type) and issubclass(node, BaseModel)
+
+
+def allowed_keys(path: list[str]) -> list[str] | None:
+    """The keys allowed under ``path`` (e.g. ``["run"]``) of the app config, None if not known.
+
+    Read from the typed config (:class:`BenchConfig`), so it cannot drift from
+    what validation accepts; at the top level the config groups of ``conf/``
+    (``grid``, ...) are listed too.
+    """
+    node: Any = BenchConfig
+    for part in path:
+        if _is_model(node):
+            field = node.model_fields.get(part)
+            if field is None:
+                return None
+            node = _unwrap(field.annotation)
+        elif typing.get_origin(node) is dict:            # dataset.<name>, classifier.<name>
+            node = _unwrap(typing.get_args(node)[1])
+        else:
+            return None
+    if not _is_model(node):
+        return None
+    keys = list(node.model_fields)
+    if not path and CONF_DIR.is_dir():
+        keys = sorted(set(keys) | {p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra"})
+    return keys
+
+
+# Keys whose value may be a secret pasted by mistake: errors name them, never echo the value.
+SECRET_KEYS = frozenset({"api_key_env"})
+
+
 def _format_validation_error(err: ValidationError, source: str) -> str:
     parts = []
+    seen: set[str] = set()
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
+        loc_parts = [str(p) for p in e["loc"]]
+        # A union (ratios: float | int) reports one error per member: keep the first.
+        loc_parts = [p for p in loc_parts if p not in ("float", "int")]
+        loc = ".".join(loc_parts)
+        if loc in seen:
+            continue
+        seen.add(loc)
         if e["type"] == "extra_forbidden":
-            parts.append(f"{loc}: unknown key (typo?)")
+            keys = allowed_keys(loc_parts[:-1])
+            known = f"; keys of {'.'.join(loc_parts[:-1]) or 'the config'}: {', '.join(keys)}" if keys else ""
+            parts.append(f"{loc}: unknown key (typo?){known}")
         elif e["type"] == "missing":
             parts.append(f"{loc}: required key is missing")
+        elif SECRET_KEYS & set(loc_parts):
+            parts.append(f"{loc}: {e['msg']}")
         else:
             parts.append(f"{loc}: {e['msg']} (got {e.get('input')!r})")
     return f"invalid config ({source}): " + "; ".join(parts)
@@ -191,6 +362,7 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 
 LLM_EXECUTION_FIELDS = {
     "cache_mode", "cache_dir", "timeout_s", "max_retries", "retry_backoff_s", "n_threads", "model_path", "api_key_env",
+    "request_deadline_s", "max_answer_bytes",
 }
 
 
@@ -200,11 +372,13 @@ def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
     Excluded on purpose: ``run.*`` (n_jobs, evaluator — fast and
     straightforward give identical scores —, paths), data locations (the
     dataset's sha256 is checked and recorded instead), and the LLM section for
-    methods that use no LLM.
+    methods that use no LLM. The data options that change the table (cleaning,
+    column types) are included.
     """
     payload: dict[str, Any] = {
         "dataset": dataset.model_dump(),
-        "method": cfg.method.model_dump(),
+        "data": cfg.data.model_dump(include=DataSpec.CONTENT_FIELDS),
+        "method": cfg.method.hash_fields(),
         "scenario": cfg.scenario.model_dump(),
         "preprocess": cfg.preprocess.model_dump(),
         "classifiers": [c.model_dump() for c in cfg.classifiers()],
@@ -212,7 +386,7 @@ def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
         "seeds": cfg.seeds.model_dump(),
         "protocol": cfg.protocol.model_dump(),
     }
-    if cfg.method.kind in ("llm", "hybrid"):
+    if cfg.method.traits.uses_llm:
         # Execution details only (where answers are cached, how to retry, local
         # paths, threads): replayed answers are the same whatever they are.
         payload["llm"] = cfg.llm.model_dump(exclude=LLM_EXECUTION_FIELDS)

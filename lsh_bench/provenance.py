@@ -30,9 +30,7 @@ def package_versions() -> dict[str, str]:
 def git_state() -> dict[str, Any]:
     """Commit of the harness code and whether the work tree had local changes.
 
-    Read once per process (cached); ``run_sweep`` reads it before computing
-    anything, so a record names the commit its code was imported from even if
-    the checkout moves while a long (LLM) sweep runs.
+    Read once per process (cached); see :func:`code_state` for when.
     """
     repo = Path(__file__).resolve().parents[1]
     try:
@@ -46,3 +44,13 @@ def git_state() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None, "git_dirty": None}
     return {"git_commit": commit, "git_dirty": dirty}
+
+
+def code_state() -> dict[str, Any]:
+    """The running code's package versions and commit, for every record of a sweep.
+
+    :func:`lsh_bench.sweep.run_sweep` calls this before computing anything and
+    passes the result to each record: a record names the commit its code was
+    imported from even if the checkout moves while a long (LLM) sweep runs.
+    """
+    return {"packages": package_versions(), **git_state()}

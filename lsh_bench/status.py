@@ -19,7 +19,7 @@ the sweep runs -- nothing is launched. Launcher settings
 
 The command writes nothing: it runs with ``hydra.run.dir=.``,
 ``hydra.output_subdir=null`` and no log file. Exit code 0 (``2`` only for an
-invalid config).
+invalid config or invocation, Hydra's own errors included: one line).
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
+from lsh_bench.cli import EXIT_CONFIG, run_cli
 from lsh_bench.config import BenchConfig, unit_config_hash, validate
-from lsh_bench.errors import LshBenchError
+from lsh_bench.errors import LshBenchError, RecordUnreadable
 from lsh_bench.store import FINISHED, UnitStore
 
 STATES = ("done", "not_applicable", "running", "failed", "unavailable", "missing")
@@ -80,8 +81,8 @@ def unit_state(store: UnitStore) -> tuple[str, str]:
     """(state, detail) of one unit; never creates anything in the store."""
     try:
         rec = store.record()
-    except (OSError, ValueError) as exc:   # unreadable unit.json: treat like a failure
-        rec = {"status": "failed", "reason": f"unreadable unit.json: {exc}"}
+    except RecordUnreadable as exc:   # damaged unit.json: not finished; the next sweep moves it aside
+        rec = {"status": "failed", "reason": f"{exc}"}
     if rec is not None and rec.get("status") in FINISHED:
         if rec["status"] == "done":
             return "done", f"val {rec.get('val_f1', float('nan')):.4f}  test {rec.get('test_f1', float('nan')):.4f}"
@@ -161,7 +162,7 @@ def _status(cfg: DictConfig) -> None:
                        for job in _job_overrides(task, _SWEEP)]
     except LshBenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)
     print(format_status(sweep_units(configs)))
 
 
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> Any:
     keep, sweep = _split_argv(args)
     _SWEEP[:] = sweep
     sys.argv = [sys.argv[0], *keep, *_FORCED]
-    return _status()
+    return run_cli(_status, args)     # Hydra's errors as one line, exit 2
 
 
 if __name__ == "__main__":

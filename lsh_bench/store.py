@@ -14,21 +14,40 @@ place with ``os.replace`` (atomic on POSIX), so a crash or Ctrl-C never
 leaves a half-written file, and a rerun skips finished units. A lock file per
 unit keeps two concurrent sweeps from computing the same unit twice.
 See ``results/README.md`` for the schema.
+
+Damage is expected, not fatal: a ``unit.json`` that cannot be read (truncated
+by a copy, edited by hand, a disk error) is :class:`RecordUnreadable`, named by
+its path. The sweep moves it aside (``unit.json.corrupt-<UTC time>``, kept for
+inspection) and recomputes the unit; the summary lists it as ``failed``. A
+write that fails with an OS error (disk full, read-only) becomes
+:class:`StoreUnwritable` naming the unit directory and the errno, after the
+files this write had put in place are removed again, so nothing a rerun would
+trust is left behind.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from lsh_bench.errors import RecordUnreadable, StoreUnwritable
+from lsh_bench.record import unit_rows
+
+log = logging.getLogger("lsh_bench")
+
 FINISHED = ("done", "not_applicable")   # never recomputed; "failed" and "unavailable" are retried
+STATUSES = (*FINISHED, "failed", "unavailable")
+# What every reader of a record relies on; a record without them is treated as damaged.
+RECORD_FIELDS = ("status", "dataset", "scenario", "method", "config_hash")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -62,6 +81,35 @@ def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def read_record(path: Path) -> dict[str, Any]:
+    """One ``unit.json``; :class:`RecordUnreadable` (naming ``path``) if it cannot be used.
+
+    ``FileNotFoundError`` passes through: a missing record is not damage.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise RecordUnreadable(path, f"cannot read it ([Errno {exc.errno}] {exc.strerror or exc})") from exc
+    try:
+        rec = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RecordUnreadable(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise RecordUnreadable(
+            path, f"not valid JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}; the file has "
+            f"{len(raw)} bytes: truncated?)") from exc
+    if not isinstance(rec, dict):
+        raise RecordUnreadable(path, f"expected a JSON object, found {type(rec).__name__}")
+    missing = [k for k in RECORD_FIELDS if k not in rec]
+    if missing:
+        raise RecordUnreadable(path, f"missing field(s) {', '.join(missing)}")
+    if rec["status"] not in STATUSES:
+        raise RecordUnreadable(path, f"status is {rec['status']!r}, expected one of {', '.join(STATUSES)}")
+    return rec
+
+
 class UnitStore:
     """Where one unit's files live, and whether it is finished."""
 
@@ -73,73 +121,125 @@ class UnitStore:
         return self.dir / "unit.json"
 
     def record(self) -> dict[str, Any] | None:
-        if not self.record_path.is_file():
+        """The unit's record, None if there is none; :class:`RecordUnreadable` if it is damaged."""
+        try:
+            return read_record(self.record_path)
+        except FileNotFoundError:
             return None
-        return json.loads(self.record_path.read_text())
 
-    def status(self) -> str | None:
-        rec = self.record()
-        return None if rec is None else rec["status"]
+    def peek(self) -> dict[str, Any] | None:
+        """The record, or None if there is none *or it is damaged* (not finished either way).
+
+        For looking without the unit's lock: a damaged record is left where it
+        is; :meth:`record_or_quarantine`, called under the lock, deals with it.
+        """
+        try:
+            return self.record()
+        except RecordUnreadable:
+            return None
+
+    def record_or_quarantine(self) -> dict[str, Any] | None:
+        """The record, or None; call with the unit's lock held.
+
+        A damaged record is moved aside (``unit.json.corrupt-<UTC time>``, kept
+        for inspection) and reported with its path, so the unit is recomputed.
+        Only the lock holder may move it: another process could be about to
+        replace it with a good one.
+        """
+        try:
+            return self.record()
+        except RecordUnreadable as exc:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+            aside = self.record_path.with_name(f"{self.record_path.name}.corrupt-{stamp}")
+            try:
+                os.replace(self.record_path, aside)
+            except FileNotFoundError:
+                return None
+            except OSError as move_exc:
+                raise StoreUnwritable(self.dir, move_exc) from exc
+            log.warning("%s; moved it to %s and recomputing the unit", exc, aside.name)
+            return None
 
     def lock(self, timeout: float = 0) -> FileLock:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnwritable(self.dir, exc) from exc
         return FileLock(str(self.dir / ".lock"), timeout=timeout)
 
     def write(self, record: dict[str, Any], cells: pd.DataFrame | None, ratios: pd.DataFrame | None) -> None:
-        # Called with the unit's lock held, so no other writer is active: a
-        # temporary file here is left over from a writer killed mid-write (SIGKILL,
-        # node failure) -- remove it so no stray partial file stays in the store.
-        for stale in self.dir.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
-        if cells is not None:
-            atomic_write_parquet(self.dir / "cells.parquet", cells)
-        if ratios is not None:
-            atomic_write_parquet(self.dir / "ratios.parquet", ratios)
-        atomic_write_json(self.record_path, record)   # last: marks the unit finished
+        """Put the unit's files in place, ``unit.json`` last (it marks the unit finished).
+
+        On an OS error (disk full, read-only, permissions) the files this call
+        already replaced are removed again and :class:`StoreUnwritable` is
+        raised: the directory then holds no new file, so a rerun recomputes
+        the unit instead of trusting a part of it.
+        """
+        written: list[Path] = []
+        try:
+            # Called with the unit's lock held, so no other writer is active: a
+            # temporary file here is left over from a writer killed mid-write (SIGKILL,
+            # node failure) -- remove it so no stray partial file stays in the store.
+            for stale in self.dir.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
+            for name, frame in (("cells.parquet", cells), ("ratios.parquet", ratios)):
+                if frame is not None:
+                    atomic_write_parquet(self.dir / name, frame)
+                    written.append(self.dir / name)
+            atomic_write_json(self.record_path, record)   # last: marks the unit finished
+        except OSError as exc:
+            for path in written:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as cleanup_exc:   # e.g. the whole file system went read-only
+                    log.warning("could not remove %s after the failed write: %s", path, cleanup_exc)
+            raise StoreUnwritable(self.dir, exc) from exc
 
     def cells(self) -> pd.DataFrame:
         return pd.read_parquet(self.dir / "cells.parquet")
 
 
-def iter_records(results_dir: str | Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+def iter_records(results_dir: str | Path, damaged: list[RecordUnreadable] | None = None
+                 ) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """(unit directory, record) of every readable record in the store.
+
+    A damaged record is skipped: appended to ``damaged`` when given, else
+    reported as a warning naming its path. Never raises for one bad file.
+    """
     root = Path(results_dir) / "units"
     for path in sorted(root.glob("*/*/*/*/unit.json")):
-        yield path.parent, json.loads(path.read_text())
+        try:
+            rec = read_record(path)
+        except FileNotFoundError:     # moved aside by a sweep since the listing
+            continue
+        except RecordUnreadable as exc:
+            if damaged is not None:
+                damaged.append(exc)
+            else:
+                log.warning("%s (skipped)", exc)
+            continue
+        yield path.parent, rec
 
 
-SUMMARY_COLUMNS = [
-    "dataset", "paper_row", "ir", "ir_group", "scenario", "method", "status", "reason",
-    "ratio", "classifier", "params", "val_f1", "test_f1", "achievement", "seconds",
-    "llm_calls", "llm_prompt_tokens", "llm_completion_tokens", "llm_seconds", "llm_cost",
-    "config_hash", "all_minority_val_f1", "all_minority_test_f1",
-]
+def _damaged_row(exc: RecordUnreadable) -> dict[str, Any]:
+    """A summary row for a damaged record: its identity from the path, status ``failed``."""
+    path = Path(str(exc.path))
+    scenario, method, dataset, config_hash = path.parts[-5:-1]
+    return {"dataset": dataset, "scenario": scenario, "method": method, "status": "failed",
+            "reason": f"{exc} (a sweep moves it aside and recomputes the unit)", "config_hash": config_hash}
 
 
 def load_summary(results_dir: str | Path) -> pd.DataFrame:
-    """One row per unit (the analysis module's input), columns ``SUMMARY_COLUMNS``."""
-    rows = []
-    for _, rec in iter_records(results_dir):
-        choice = rec.get("choice") or {}
-        llm = rec.get("llm") or {}
-        rows.append({
-            "dataset": rec["dataset"], "paper_row": rec["paper_row"], "ir": rec.get("ir"),
-            "ir_group": rec.get("ir_group"), "scenario": rec["scenario"], "method": rec["method"],
-            "status": rec["status"], "reason": rec.get("reason", ""),
-            "ratio": choice.get("ratio"), "classifier": choice.get("classifier"),
-            "params": json.dumps(choice.get("params")) if choice else None,
-            "val_f1": rec.get("val_f1"), "test_f1": rec.get("test_f1"), "achievement": rec.get("achievement"),
-            "seconds": rec.get("seconds"),
-            "llm_calls": llm.get("calls", 0), "llm_prompt_tokens": llm.get("prompt_tokens", 0),
-            "llm_completion_tokens": llm.get("completion_tokens", 0), "llm_seconds": llm.get("seconds", 0.0),
-            "llm_cost": llm.get("cost", 0.0), "config_hash": rec["config_hash"],
-            "all_minority_val_f1": (rec.get("all_minority") or {}).get("val_f1"),
-            "all_minority_test_f1": (rec.get("all_minority") or {}).get("test_f1"),
-        })
-    frame = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    for col in ("ratio", "val_f1", "test_f1", "achievement", "ir", "seconds", "all_minority_val_f1",
-                "all_minority_test_f1"):
-        frame[col] = pd.to_numeric(frame[col], errors="coerce")
-    return frame
+    """One row per unit (the analysis module's input): :class:`lsh_bench.record.UnitRow`'s columns.
+
+    A damaged ``unit.json`` is a ``failed`` row whose reason names the file
+    (and a warning), so it shows up as missing instead of stopping the report.
+    """
+    damaged: list[RecordUnreadable] = []
+    records = [rec for _, rec in iter_records(results_dir, damaged)]
+    for exc in damaged:
+        log.warning("%s; listed as failed", exc)
+    return unit_rows(records + [_damaged_row(exc) for exc in damaged])
 
 
 RATIO_COLUMNS = [
@@ -151,7 +251,7 @@ RATIO_COLUMNS = [
 def load_ratio_stats(results_dir: str | Path) -> pd.DataFrame:
     """Per (unit, ratio, fold) resampling time and LLM accounting (fold -1 = the refit)."""
     frames = []
-    for unit_dir, rec in iter_records(results_dir):
+    for unit_dir, rec in iter_records(results_dir, damaged=[]):   # damaged ones: reported by load_summary
         path = unit_dir / "ratios.parquet"
         if rec["status"] == "done" and path.is_file():
             f = pd.read_parquet(path)
@@ -171,4 +271,6 @@ def try_lock(store: UnitStore) -> FileLock | None:
         lock.acquire()
     except Timeout:
         return None
+    except OSError as exc:      # the lock file cannot be created: read-only or full
+        raise StoreUnwritable(store.dir, exc) from exc
     return lock

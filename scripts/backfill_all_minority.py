@@ -30,7 +30,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from lsh_bench.config import unit_config_hash, validate  # noqa: E402
 from lsh_bench.data.loader import load_dataset  # noqa: E402
 from lsh_bench.data.splits import make_split  # noqa: E402
-from lsh_bench.runner import all_minority_scores  # noqa: E402
+from lsh_bench.protocol import all_minority_scores  # noqa: E402
 from lsh_bench.store import UnitStore, atomic_write_json, iter_records  # noqa: E402
 
 
@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
             print(f"skip {where}: its config hash {rec['config_hash']} is not that of {overrides}")
             skipped += 1
             continue
-        ds = load_dataset(spec, cfg.data)
+        ds = load_dataset(spec, cfg.data, cfg.preprocess.encoding)
         if ds.sha256 != rec["provenance"]["dataset_sha256"]:
             print(f"skip {where}: dataset sha256 differs from the record's")
             skipped += 1

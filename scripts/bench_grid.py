@@ -5,7 +5,7 @@ is scored twice in the same process, back to back:
 
 * straightforward — ``evaluate_straightforward``: every cell in its own
   imblearn Pipeline (encode -> SMOTE -> post -> classifier), the reference;
-* fast — ``evaluate_shared(fast=True)``: one encoding and one SMOTE per
+* fast — ``evaluate_shared``: one encoding and one SMOTE per
   (fold, ratio), then :func:`lsh_bench.models.fast.score_cells_fast`.
 
 F1 must be identical cell by cell (exact equality, not a tolerance); the
@@ -49,17 +49,20 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 
 from lsh_bench.config import BenchConfig, validate  # noqa: E402
 from lsh_bench.data.loader import load_dataset  # noqa: E402
-from lsh_bench.data.splits import make_split, smote_rows_to_add  # noqa: E402
+from lsh_bench.data.splits import make_split  # noqa: E402
 from lsh_bench.models.evaluate import FoldData, evaluate_shared, evaluate_straightforward  # noqa: E402
 from lsh_bench.models.grid import expand_grid  # noqa: E402
 from lsh_bench.models.preprocess import categorical_for_sampler  # noqa: E402
-from lsh_bench.samplers.factory import smote_for  # noqa: E402
+from lsh_bench.protocol import rows_to_add  # noqa: E402
+from lsh_bench.samplers.smote import smote_for  # noqa: E402
 
 DEFAULT_DATASETS = "haberman,wdbc,kc3"
 
 
 def compose_config(dataset: str, preprocess: str, grid: str) -> BenchConfig:
-    overrides = [f"dataset={dataset}", f"preprocess={preprocess}", f"grid={grid}", "method=sm"]
+    overrides = [f"dataset={dataset}", f"preprocess={preprocess}", "method=sm"]
+    if grid != "paper":        # paper: the classifiers' own grids (no grid= override)
+        overrides.append(f"grid={grid}")
     mirror = ROOT.parent / "shared" / "datasets"
     if "LSH_BENCH_DATA" not in os.environ and (mirror / "manifest.csv").is_file():
         overrides.append(f"data.mirror_dirs=[{mirror}]")
@@ -92,7 +95,7 @@ def fast_f1(fold: FoldData, cells: list, schema: Any, mode: str, sampler: Any) -
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        return evaluate_shared(fold, cells, schema, mode, sampler, fast=True).f1
+        return evaluate_shared(fold, cells, schema, mode, sampler).f1
 
 
 def start_worker() -> int:
@@ -110,7 +113,7 @@ def bench_dataset(name: str, args: argparse.Namespace, jobs: list[tuple[tuple, l
     """Time both evaluators on every (fold, ratio) task; append (task args, fast F1s) to ``jobs``."""
     cfg = compose_config(name, args.preprocess, args.grid)
     spec = next(iter(cfg.dataset.values()))
-    ds = load_dataset(spec, cfg.data)
+    ds = load_dataset(spec, cfg.data, cfg.preprocess.encoding)
     split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
     cells = expand_grid(cfg.classifiers())
     mode = cfg.preprocess.name
@@ -125,7 +128,7 @@ def bench_dataset(name: str, args: argparse.Namespace, jobs: list[tuple[tuple, l
         n_min = int(fold.y_train.sum())
         n_maj = len(fold.y_train) - n_min
         for r in ratios:
-            if smote_rows_to_add(n_maj, n_min, r) < 1:
+            if rows_to_add(r, n_minority=n_min, n_majority=n_maj) < 1:
                 continue
             sampler = smote_for(r, k_neighbors=cfg.method.k_neighbors, random_state=cfg.seeds.sampler,
                                 categorical_features=cats, n_features=len(ds.schema))
@@ -133,7 +136,7 @@ def bench_dataset(name: str, args: argparse.Namespace, jobs: list[tuple[tuple, l
             ref = evaluate_straightforward(fold, cells, ds.schema, mode, sampler)
             t_ref = time.perf_counter() - t0
             t0 = time.perf_counter()
-            fast = evaluate_shared(fold, cells, ds.schema, mode, sampler, fast=True)
+            fast = evaluate_shared(fold, cells, ds.schema, mode, sampler)
             t_fast = time.perf_counter() - t0
             jobs.append(((fold, cells, ds.schema, mode, sampler), list(fast.f1)))
             diffs = [abs(a - b) for a, b in zip(ref.f1, fast.f1)]
@@ -170,7 +173,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ratios", default=None, help="comma-separated ratios (default: all applicable)")
     p.add_argument("--folds", default="0,1", help="comma-separated fold indices, or 'all'")
     p.add_argument("--preprocess", default="paper", choices=["paper", "standard"])
-    p.add_argument("--grid", default="paper", help="grid config (paper = the 139 combinations)")
+    p.add_argument("--grid", default="paper",
+                   help="grid config: paper = the classifiers' own grids (139 combinations), smoke = 10")
     p.add_argument("--n-jobs", type=int, default=1, help="also time the fast evaluator in N worker processes")
     p.add_argument("--out", default=str(ROOT / "results" / "bench" / "grid.json"))
     args = p.parse_args(argv)

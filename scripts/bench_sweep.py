@@ -15,9 +15,9 @@ fresh results directory, and records
   their dominant classifier.
 
 With ``--check-against DIR`` every cell's F1 and every unit's choice and
-scores are compared with another store (for example one written with
-``--evaluator straightforward``); any difference makes the exit status 1, and
-so does a failed sweep or unit. Writes ``results/bench/sweep_<preprocess>.json``.
+scores are compared with another store (``scripts/compare_stores.py``; for
+example one written with ``--evaluator straightforward``); any difference
+makes the exit status 1, and so does a failed sweep or unit. Writes ``results/bench/sweep_<preprocess>.json``.
 
     python scripts/bench_sweep.py --preprocess paper standard --n-jobs 2
     python scripts/bench_sweep.py --datasets haberman,vertebra-column --grid smoke \\
@@ -44,13 +44,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from compare_stores import compare_stores, failed as check_failed  # noqa: E402
 from lsh_bench.provenance import git_state, package_versions  # noqa: E402
-from lsh_bench.store import iter_records, load_summary  # noqa: E402
+from lsh_bench.store import iter_records  # noqa: E402
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-CELL_KEYS = ["scenario", "method", "dataset", "ratio", "fold", "cell_index"]
-UNIT_KEYS = ["scenario", "method", "dataset"]
-UNIT_SCORES = ["status", "ratio", "classifier", "params", "val_f1", "test_f1"]
 
 
 # ------------------------------------------------------------ measuring ---
@@ -82,7 +80,7 @@ def sweep_command(args: argparse.Namespace, preprocess: str, results_dir: Path) 
     names = [d.strip() for d in args.datasets.split(",")]
     dataset = names[0] if len(names) == 1 else f"[{','.join(names)}]"   # a,b would be a Hydra multirun
     return [sys.executable, "-m", "lsh_bench", "method=sm", f"dataset={dataset}", f"preprocess={preprocess}",
-            f"grid={args.grid}", f"run.n_jobs={args.n_jobs}", f"run.evaluator={args.evaluator}",
+            *([] if args.grid == "paper" else [f"grid={args.grid}"]), f"run.n_jobs={args.n_jobs}", f"run.evaluator={args.evaluator}",
             f"run.results_dir={results_dir}", "run.progress=false", f"hydra.run.dir={results_dir}/hydra",
             *args.set]
 
@@ -116,14 +114,6 @@ def run_sweep(cmd: list[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------- reading it ---
-def load_cells(results_dir: Path) -> pd.DataFrame:
-    """Every cells.parquet of the store (they carry scenario, method, dataset)."""
-    frames = [pd.read_parquet(d / "cells.parquet") for d, _ in iter_records(results_dir)
-              if (d / "cells.parquet").is_file()]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*CELL_KEYS, "classifier",
-                                                                                     "f1", "seconds"])
-
-
 def store_report(results_dir: Path, top: int) -> dict[str, Any]:
     """Per-unit status, seconds and where they went; the slowest datasets."""
     per_dataset = []
@@ -163,36 +153,6 @@ def store_report(results_dir: Path, top: int) -> dict[str, Any]:
     }
 
 
-def compare_stores(a: Path, b: Path, show: int = 20) -> dict[str, Any]:
-    """Cell-by-cell F1 equality of two stores, and unit-by-unit status, choice and scores."""
-    ca, cb = load_cells(a), load_cells(b)
-    cells = ca.merge(cb, on=CELL_KEYS, suffixes=("_a", "_b"), how="outer", indicator=True)
-    both = cells[cells["_merge"] == "both"]
-    bad = both[both["f1_a"] != both["f1_b"]]
-    units = load_summary(a).merge(load_summary(b), on=UNIT_KEYS, suffixes=("_a", "_b"), how="outer", indicator=True)
-    units_both = units[units["_merge"] == "both"]
-    # compared as text, so that two missing values (ORG's ratio, a failed unit's scores) agree
-    differs = pd.Series(False, index=units_both.index)
-    for k in UNIT_SCORES:
-        differs |= units_both[f"{k}_a"].astype(str) != units_both[f"{k}_b"].astype(str)
-    unit_cols = [*UNIT_KEYS, *(f"{k}_{s}" for k in UNIT_SCORES for s in "ab")]
-    return {
-        "other_store": str(b),
-        "cells_compared": int(len(both)), "cells_unmatched": int((cells["_merge"] != "both").sum()),
-        "max_abs_f1_difference": float((both["f1_a"] - both["f1_b"]).abs().max()) if len(both) else 0.0,
-        "cells_differing": int(len(bad)),
-        "differing_cells": bad[[*CELL_KEYS, "f1_a", "f1_b"]].head(show).to_dict("records"),
-        "units_compared": int(len(units_both)), "units_unmatched": int((units["_merge"] != "both").sum()),
-        "units_differing": int(differs.sum()),
-        "differing_units": units_both.loc[differs, unit_cols].head(show).to_dict("records"),
-    }
-
-
-def check_failed(check: dict[str, Any]) -> bool:
-    return bool(check["cells_differing"] or check["cells_unmatched"] or check["units_differing"]
-                or check["units_unmatched"] or not check["cells_compared"])
-
-
 # -------------------------------------------------------------- report ---
 def machine_info() -> dict[str, Any]:
     return {
@@ -215,10 +175,11 @@ def out_path(args: argparse.Namespace, preprocess: str) -> Path:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", default="mirrored",
-                   help="a dataset config name (mirrored = the 41 offline copies) or a comma list of datasets")
+                   help="a dataset config name (mirrored = the 59 offline copies of Table 5 rows) or a comma list of datasets")
     p.add_argument("--preprocess", nargs="+", default=["paper"], choices=["paper", "standard"],
                    help="one sweep per value, in order")
-    p.add_argument("--grid", default="paper", help="grid config (paper = the 139 combinations, smoke = 10)")
+    p.add_argument("--grid", default="paper",
+                   help="grid config: paper = the classifiers' own grids (139 combinations), smoke = 10")
     p.add_argument("--n-jobs", type=int, default=2, help="run.n_jobs of the sweep")
     p.add_argument("--evaluator", default="fast", choices=["fast", "straightforward"], help="run.evaluator")
     p.add_argument("--results-dir", default=None,
@@ -271,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  slowest: {slow}")
         if "check" in report:
             c = report["check"]
-            print(f"  check against {c['other_store']}: {c['cells_compared']} cells, {c['cells_differing']} "
-                  f"differing (max |F1 diff| {c['max_abs_f1_difference']}), {c['cells_unmatched']} unmatched; "
-                  f"{c['units_compared']} units, {c['units_differing']} differing, {c['units_unmatched']} unmatched")
+            print(f"  check against {c['b']}: {c['cells_compared']} cells, {c['cells_differing']} differing or "
+                  f"unmatched (max |F1 diff| {c['max_abs_f1_difference']}); {c['units_compared']} units, "
+                  f"{len(c['differences'])} differing, {len(c['only_a']) + len(c['only_b'])} in one store only")
         print(f"  wrote {out}", flush=True)
     return status
 

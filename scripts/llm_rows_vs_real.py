@@ -30,9 +30,8 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 
 from lsh_bench.config import validate  # noqa: E402
 from lsh_bench.data.loader import load_dataset  # noqa: E402
-from lsh_bench.data.splits import make_split  # noqa: E402
 from lsh_bench.models.evaluate import encode_and_resample  # noqa: E402
-from lsh_bench.runner import SamplerFactory, _fold_data, plan_ratios  # noqa: E402
+from lsh_bench.unit import UnitJob, fold_data  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
@@ -41,17 +40,14 @@ def main(argv: list[str]) -> int:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = validate(compose("config", overrides=overrides))
     (spec,) = cfg.dataset.values()
-    ds = load_dataset(spec, cfg.data)
-    split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
-    plan = plan_ratios(cfg.method, cfg.ratios, split, ds.y)   # LS's r0: the runner's first applicable ratio
-    if ratio not in plan.applicable:
-        raise SystemExit(f"ratio {ratio} is not applicable here; applicable: {plan.applicable}")
-    seed_ratio = plan.applicable[0] if cfg.method.kind == "hybrid" else None
-    factory = SamplerFactory(cfg, ds.schema, seed_ratio)
+    ds = load_dataset(spec, cfg.data, cfg.preprocess.encoding)
+    job = UnitJob(cfg, ds)     # the unit's split, ratios and samplers (LS's r0 included), as a sweep makes them
+    if ratio not in job.plan.applicable:
+        raise SystemExit(f"ratio {ratio} is not applicable here; applicable: {job.plan.applicable}")
     real, held_out, synthetic = [], [], []
-    for part in split.folds:
-        fold = _fold_data(ds, part)
-        X_tr, y_tr, X_va, *_ = encode_and_resample(fold, ds.schema, cfg.preprocess.name, factory(ratio))
+    for part in job.split.folds:
+        fold = fold_data(ds, part)
+        X_tr, y_tr, X_va, *_ = encode_and_resample(fold, ds.schema, cfg.preprocess.name, job.sampler_for(ratio))
         n = len(fold.y_train)
         real.append(X_tr[:n][y_tr[:n] == 1])
         held_out.append(X_va[np.asarray(fold.y_val) == 1])

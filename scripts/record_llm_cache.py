@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lsh_bench.data.schema import FeatureSchema  # noqa: E402
-from lsh_bench.samplers.llm.config import LLMConfig  # noqa: E402
+from lsh_bench.config import LLMConfig  # noqa: E402
 
 CACHE = ROOT / "tests" / "fixtures" / "llm_cache"
 DATASET = "43_haberman.csv.gz"
@@ -73,7 +73,7 @@ def replay_cases(cache_dir: Path = CACHE, mode: str = "readonly") -> list[tuple[
     out = []
     for method, ratio, r0 in CASES:
         if method == "lm":
-            s = LLMOverSampler(sampling_strategy=ratio, schema=schema, llm=cfg, random_state=LLM_SEED, client=client)
+            s = LLMOverSampler(sampling_strategy=ratio, schema=schema, llm=cfg, llm_seed=LLM_SEED, client=client)
         else:
             s = LSHSampler(sampling_strategy=ratio, seed_ratio=r0, schema=schema, llm=cfg, k_neighbors=5,
                            random_state=0, llm_seed=LLM_SEED, client=client)

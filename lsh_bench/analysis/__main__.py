@@ -12,6 +12,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 
+from lsh_bench.analysis import html_report
 from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.load import load_results, read_ratio_stats_csv, read_scores_csv
 from lsh_bench.analysis.report import ARTEFACTS, Settings, parse_only, run
@@ -21,11 +22,15 @@ DESCRIPTION = """\
 Regenerate the LSH paper's tables (1, 2, 3, 6, correlations, achievement,
 runtime) and figures (2, 3, 4, sign-test posteriors) from a scores CSV or a
 results store, with a README.md showing them and a "Missing" section naming
-absent methods/datasets.
+absent methods/datasets. Beyond the paper: a ranking of all methods
+(Friedman test, Nemenyi critical-difference diagram), Bayesian signed-rank
+tests of every pair, LLM cost per method, and with html=PATH one
+self-contained HTML page of it all.
 
 examples:
   python -m lsh_bench.analysis scores=scores.csv out=results/paper
   python -m lsh_bench.analysis results=results/store out=results/paper only=table1,figures
+  python -m lsh_bench.analysis results=results/store out=results/paper html=results/report/index.html
 """
 
 EPILOG = f"""\
@@ -39,6 +44,11 @@ inputs (exactly one of scores= / results=):
 only= names: {", ".join(ARTEFACTS)}
   ("figures" = all figures). Without only=, everything and README.md are
   written; with it, only those files (README.md is left as it is).
+ranking (friedman, ranking, cd_diagram): general scenario, test F1, on the
+  datasets where every ranked method has a score (the others are dropped
+  and named under Missing); needs >= 3 methods and >= 2 such datasets
+  (an error when asked for with only=, otherwise skipped and named).
+  rank_methods=SM,LS,... ranks just those.
 IR groups (table2): datasets sorted by IR descending, ties by dataset name,
   cut into thirds by position (remainder to "more" first, then "mid");
   each group needs >= 3 datasets: an error with only=table2, otherwise
@@ -80,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="results=: use only units with this config_hash")
     p.add_argument("--runtime", metavar="PATH", default=None,
                    help="scores=: ratio statistics CSV for the runtime table/Figure 4")
+    p.add_argument("--rank_methods", metavar="NAMES", default="",
+                   help="comma-separated methods to rank (default: all with results)")
+    p.add_argument("--html", metavar="PATH", default=None,
+                   help="also write one self-contained HTML report there (not with only=)")
     return p
 
 
@@ -91,6 +105,8 @@ def _command(args: argparse.Namespace) -> str:
         parts.append(f"runtime={args.runtime}")
     if args.config_hash:
         parts.append(f"config_hash={args.config_hash}")
+    if args.rank_methods:
+        parts.append(f"rank_methods={args.rank_methods}")
     parts += [f"seed={args.seed}", f"rope={args.rope:g}", f"decimals={args.decimals}",
               f"nsamples={args.nsamples}"]
     return "python -m lsh_bench.analysis " + shlex.join(parts) + " out=DIR"
@@ -105,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.decimals < 0 or args.nsamples < 1:
             raise AnalysisInputError("decimals must be >= 0 and nsamples >= 1")
         only = parse_only(args.only)
+        if args.html and only:
+            raise AnalysisInputError("html= needs the full analysis; leave out only=")
+        rank_methods = tuple(m.strip() for m in args.rank_methods.split(",") if m.strip())
         if args.scores:
             inputs = read_scores_csv(args.scores)
             if args.runtime:
@@ -113,12 +132,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             inputs = load_results(args.results, args.config_hash)
         settings = Settings(seed=args.seed, rope=args.rope, decimals=args.decimals,
                             nsamples=args.nsamples, only=only,
-                            command=_command(args))
+                            command=_command(args), rank_methods=rank_methods)
         report = run(inputs, args.out, settings)
+        page = html_report.write(inputs, settings, report, args.html) if args.html else None
     except AnalysisInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {len(report.written)} files to {args.out}")
+    if page is not None:
+        print(f"wrote the HTML report {page}")
     for line in report.missing:
         print(f"missing: {line}")
     return 0

@@ -20,11 +20,25 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+import scikit_posthocs  # noqa: E402
+
+from lsh_bench.analysis.ranking import Ranking  # noqa: E402
 from lsh_bench.analysis.stats import (  # noqa: E402
     IR_GROUPS, METHODS, NSAMPLES, PAIRS, correlation, paired, sign_test_posterior,
 )
 
 COLOURS = {"SM": "#1f77b4", "LM": "#ff7f0e", "LS": "#2ca02c", "ORG": "#7f7f7f"}
+#: Colours for methods beyond the paper's (tab10 without the four above), by name order.
+EXTRA_COLOURS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
+
+
+def method_colours(methods: list[str]) -> dict[str, str]:
+    """A fixed colour per method: the paper's four keep theirs, others get the
+    next free colour in name order (cycling), so a colour never depends on
+    which figure a method appears in first."""
+    others = sorted(m for m in methods if m not in COLOURS)
+    extra = {m: EXTRA_COLOURS[i % len(EXTRA_COLOURS)] for i, m in enumerate(others)}
+    return {m: COLOURS.get(m) or extra[m] for m in methods}
 _RC = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 8,
        "svg.hashsalt": "lsh-bench"}
 PNG_METADATA = {"Software": None}
@@ -218,3 +232,54 @@ def figure_sign_test_bars(pairs: pd.DataFrame, out: Path) -> list[Path]:
         ax.set_xlabel("posterior probability (Bayesian sign test)")
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
         return save(fig, out, "figure_sign_test_probabilities")
+
+
+def figure_cd_diagram(ranking: Ranking, out: Path) -> list[Path]:
+    """Critical-difference diagram (Demšar 2006) of the Friedman/Nemenyi ranking.
+
+    Drawn by ``scikit_posthocs.critical_difference_diagram`` on our own
+    Axes: mean ranks on the axis (1 = best test F1), a bar joins methods
+    the Nemenyi test cannot tell apart at ``alpha``, and the CD segment
+    shows the smallest mean-rank gap that counts.
+    """
+    k = ranking.k
+    names = list(ranking.mean_ranks.index)
+    colours = method_colours(names)
+    # scikit-posthocs finds the crossbars as sets of labels and draws them in set
+    # order; for strings that order changes with Python's hash seed (so would the
+    # PNG bytes, from one process to the next). Integer labels iterate the same way
+    # in every process; the method names are put on the labels afterwards.
+    ranks = pd.Series(ranking.mean_ranks.to_numpy(float), index=range(k))
+    sig = pd.DataFrame(ranking.nemenyi.loc[names, names].to_numpy(float),
+                       index=range(k), columns=range(k))
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(7.0, 1.6 + 0.32 * k), layout="constrained")
+        ax = fig.subplots()
+        drawn = scikit_posthocs.critical_difference_diagram(
+            ranks, sig, ax=ax, alpha=ranking.alpha,
+            color_palette={i: colours[m] for i, m in enumerate(names)},
+            label_fmt_left="{label}", label_fmt_right="{label}",
+            text_h_margin=0.05, label_props={"fontsize": 9},
+        )
+        for label in drawn["labels"]:
+            i = int(label.get_text())
+            name, rank = names[i], ranks[i]
+            label.set_text(f"{name} ({rank:.2f})" if label.get_ha() == "right"
+                           else f"({rank:.2f}) {name}")
+        # The CD segment from rank 1, as in Demšar's figures (scikit-posthocs would
+        # start it at the best mean rank, where it can run off the axis).
+        cd = ranking.critical_difference
+        ax.plot([1, 1 + cd], [0.9, 0.9], color="black", lw=1.5)
+        ax.plot([1, 1], [0.75, 1.05], color="black", lw=1.5)
+        ax.plot([1 + cd, 1 + cd], [0.75, 1.05], color="black", lw=1.5)
+        ax.text(1 + cd / 2, 1.1, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=8)
+        ax.set_xlim(0.6, max(k, 1 + cd) + 0.4)
+        ax.set_ylim(top=1.6)
+        ax.set_xticks(range(1, k + 1))
+        p = ranking.p_value
+        ptext = "all tied" if math.isnan(p) else f"p = {p:.3g}"
+        ax.set_title(
+            f"mean rank on test F1 (1 = best), {ranking.n} datasets; Friedman {ptext}; "
+            f"Nemenyi CD = {ranking.critical_difference:.2f} (\u03b1 = {ranking.alpha:g})",
+            fontsize=9, pad=20)
+        return save(fig, out, "figure_cd_diagram")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lsh_bench import store
 from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.stats import METHODS, achievement_rate
 
@@ -43,7 +44,9 @@ RATIO_STATS_COLUMNS: tuple[str, ...] = (
     "dataset", "scenario", "method", "ratio", "fold", "resample_seconds",
     "llm_calls", "llm_seconds", "llm_prompt_tokens", "llm_completion_tokens",
 )
-_SCORE_COLUMN = re.compile(r"^([A-Za-z][A-Za-z0-9]*)_([vta])$")
+#: ``<M>_v`` / ``<M>_t`` / ``<M>_a``: the method is everything before the last
+#: ``_`` (so ``LS_S2_t`` is method ``LS_S2``); any name the store holds flows through.
+_SCORE_COLUMN = re.compile(r"^(.+)_([vta])$")
 
 
 @dataclass
@@ -56,6 +59,10 @@ class Inputs:
     None when the input has none (a scores CSV).
     ``status``: per (dataset, scenario, method) status and reason from the
     store, or None; used to say *why* a score is missing.
+    ``units``: the store's summary rows that were used (one per unit, with
+    its LLM accounting), or None for a scores CSV.
+    ``provenance``: per unit, what made it (:data:`PROVENANCE_COLUMNS`),
+    read from the unit records, or None.
     """
 
     general: pd.DataFrame
@@ -63,6 +70,8 @@ class Inputs:
     ratio_stats: pd.DataFrame | None = None
     status: pd.DataFrame | None = None
     source: str = ""
+    units: pd.DataFrame | None = None
+    provenance: pd.DataFrame | None = None
 
 
 def method_order(methods: list[str] | set[str]) -> list[str]:
@@ -289,6 +298,8 @@ def from_summary(
         "reason": pd.Series(reason, index=summary.index).fillna("").astype(str),
     }).sort_values(["scenario", "dataset", "method"], kind="mergesort").reset_index(drop=True)
     inputs.ratio_stats = normalise_ratio_stats(ratio_stats, config_hash)
+    inputs.units = summary.sort_values(["scenario", "method", "dataset"],
+                                       kind="mergesort").reset_index(drop=True)
     return inputs
 
 
@@ -346,10 +357,48 @@ def read_ratio_stats_csv(path: str | Path) -> pd.DataFrame | None:
         raise AnalysisInputError(f"cannot read ratio stats {path}: {exc.strerror}") from None
 
 
+#: Columns of ``Inputs.provenance``; ``packages`` holds (name, version) pairs.
+PROVENANCE_COLUMNS: tuple[str, ...] = (
+    "dataset", "scenario", "method", "status", "config_hash", "git_commit", "git_dirty",
+    "packages", "llm_backend", "llm_model",
+)
+
+
+def provenance_rows(records: list[dict]) -> pd.DataFrame:
+    """Adapter: unit records (``unit.json`` dicts) -> one provenance row per unit.
+
+    Records written before a field existed give None there (shown as
+    "unknown"), never an error: provenance is reported, not required.
+    """
+    rows = []
+    for rec in records:
+        prov = rec.get("provenance") or {}
+        llm = prov.get("llm") or {}
+        packages = prov.get("packages") or {}
+        rows.append({
+            "dataset": str(rec.get("dataset", "")), "scenario": str(rec.get("scenario", "")),
+            "method": str(rec.get("method", "")).upper(), "status": str(rec.get("status", "")),
+            "config_hash": str(rec.get("config_hash") or prov.get("config_hash") or ""),
+            "git_commit": str(prov.get("git_commit") or "unknown"),
+            "git_dirty": prov.get("git_dirty"),
+            "packages": sorted((str(k), str(v)) for k, v in packages.items()),
+            "llm_backend": str(llm.get("backend") or ""), "llm_model": str(llm.get("model") or ""),
+        })
+    return pd.DataFrame(rows, columns=list(PROVENANCE_COLUMNS))
+
+
+def _used_units(prov: pd.DataFrame, units: pd.DataFrame | None) -> pd.DataFrame:
+    """Provenance of the units the tables were made from (the chosen config per unit)."""
+    if units is None:
+        return prov
+    key = ["dataset", "scenario", "method", "config_hash"]
+    used = units[key].astype(str).assign(method=lambda f: f["method"].str.upper())
+    return prov.merge(used, on=key, how="inner").sort_values(
+        ["scenario", "method", "dataset"], kind="mergesort").reset_index(drop=True)
+
+
 def load_results(results_dir: str | Path, config_hash: str | None = None) -> Inputs:
     """Read the harness's results store (the I/O edge of :func:`from_summary`)."""
-    from lsh_bench import store  # the I/O edge; imported here so CSV-only use needs no store
-
     results_dir = Path(results_dir)
     if not results_dir.exists():
         raise AnalysisInputError(f"results directory {results_dir} does not exist")
@@ -357,4 +406,8 @@ def load_results(results_dir: str | Path, config_hash: str | None = None) -> Inp
     if summary is None or len(summary) == 0:
         raise AnalysisInputError(f"results directory {results_dir} holds no results")
     ratio_stats = store.load_ratio_stats(results_dir)   # empty when no unit wrote any
-    return from_summary(summary, ratio_stats if len(ratio_stats) else None, config_hash, source=str(results_dir))
+    inputs = from_summary(summary, ratio_stats if len(ratio_stats) else None, config_hash,
+                          source=str(results_dir))
+    records = [rec for _, rec in store.iter_records(results_dir)]
+    inputs.provenance = _used_units(provenance_rows(records), inputs.units)
+    return inputs

@@ -14,15 +14,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from lsh_bench.analysis import figures, tables
+from lsh_bench.analysis import figures, ranking, tables
 from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.load import Inputs, methods_in
+from lsh_bench.analysis.ranking import Ranking
 from lsh_bench.analysis.stats import METHODS, NSAMPLES, PAIRS, paired
 
 #: Artefacts in README order; ``only=`` takes these names.
-TABLES: tuple[str, ...] = ("table1", "table2", "correlations", "achievement", "table3",
-                           "table6", "runtime")
-FIGURES: tuple[str, ...] = ("figure2", "figure3", "figure4", "posteriors")
+TABLES: tuple[str, ...] = ("table1", "table2", "signed_rank", "friedman", "ranking",
+                           "correlations", "achievement", "table3", "table6", "runtime",
+                           "llm_cost")
+FIGURES: tuple[str, ...] = ("figure2", "figure3", "figure4", "posteriors", "cd_diagram")
+#: Artefacts made from the Friedman/Nemenyi ranking (all or none).
+RANKING_ARTEFACTS: tuple[str, ...] = ("friedman", "ranking", "cd_diagram")
 ARTEFACTS: tuple[str, ...] = TABLES + ("figures",) + FIGURES
 
 TITLES = {
@@ -33,6 +37,10 @@ TITLES = {
     "table3": "Table 3 \u2014 few-shot and zero-shot test F1",
     "table6": "Table 6 \u2014 validation, test and achievement per dataset",
     "runtime": "Runtime \u2014 LM vs LS resampling cost per ratio (Figure 4 data)",
+    "signed_rank": "Bayesian signed-rank test of every pair of methods (test F1 and CV F1)",
+    "friedman": "Friedman test over all ranked methods",
+    "ranking": "Ranking of all methods \u2014 mean rank and Nemenyi p-values",
+    "llm_cost": "LLM cost per method",
 }
 NOTES = {
     "table1": "W/T/L: first vs second, tie = equal after rounding to {decimals} decimals; "
@@ -43,8 +51,8 @@ NOTES = {
               "thirds by position; a remainder goes to the more imbalanced groups first.",
     "correlations": "scipy.stats pearsonr / spearmanr over datasets with both values; "
                     "margin = first_t \u2212 second_t.",
-    "achievement": "std: sample standard deviation (ddof=1); std_ddof0: population "
-                   "(ddof=0). Paper: SM 0.9146/0.1888, LM 0.9406/0.1739, LS 0.9380/0.1303.",
+    "achievement": "std_ddof0: population standard deviation (ddof=0), the paper's np.std; std: sample "
+                   "(ddof=1). Paper (mean/np.std): SM 0.9146/0.1888, LM 0.9406/0.1739, LS 0.9380/0.1303.",
     "table3": "SM is N/A by design in these scenarios. ALL1 (not in the paper): F1 of predicting every "
               "row minority, no model; the validation folds are mostly minority here, so a selected "
               "model has to beat it there to have learnt anything. val_is_ALL1: methods whose selected "
@@ -52,6 +60,23 @@ NOTES = {
     "table6": "N/A: no score (not applicable, not run, or failed; see Missing).",
     "runtime": "Sums over the CV folds (folds = their count; the refit is left out); "
                "resample_seconds_mean is per fold.",
+    "signed_rank": "Bayesian signed-rank test (baycomp.SignedRankTest), rope {rope:g}, seed "
+                   "{seed}, scores rounded to {decimals} decimals; n = datasets where both have "
+                   "the score. score test: test F1 (*_t). score cv: mean CV fold F1 of each "
+                   "method's selected cell (*_v; optimistic for every method alike, as it is "
+                   "the score selection maximised) \u2014 baycomp's hierarchical test over the "
+                   "folds is not used (unseeded in baycomp 1.0.3 and needs pystan; see "
+                   "docs/analysis.md).",
+    "friedman": "scipy.stats.friedmanchisquare on test F1 rounded to {decimals} decimals, over "
+                "the datasets where every ranked method has a score (n; n_dropped datasets "
+                "left out, named under Missing). critical_difference: Nemenyi's CD at alpha "
+                "(Demšar 2006): mean ranks further apart than this differ.",
+    "ranking": "Per dataset the methods are ranked on test F1 (1 = best, ties share the mean "
+               "rank); mean_rank and mean_test_f1 over the Friedman test's datasets. "
+               "p_vs_M: Nemenyi post-hoc p-value against M (scikit-posthocs).",
+    "llm_cost": "Summed over the units in the store: LLM calls, tokens and seconds the runs "
+                "spent on the model (answers replayed from the cache are not counted), cost "
+                "where a price is configured (0 for the local model), and the units' wall time.",
 }
 FIGURE_TITLES = {
     "figure2": "Figure 2 \u2014 margin of test F1 vs IR",
@@ -59,6 +84,7 @@ FIGURE_TITLES = {
     "figure4": "Figure 4 \u2014 LM vs LS cost per ratio",
     "posteriors": "Sign-test posteriors (all datasets)",
     "posterior_bars": "Sign-test probabilities of every test (Tables 1\u20132)",
+    "cd_diagram": "Critical-difference diagram \u2014 Friedman/Nemenyi ranking of all methods",
 }
 
 
@@ -72,6 +98,7 @@ class Settings:
     nsamples: int = NSAMPLES
     only: tuple[str, ...] = ()
     command: str = ""
+    rank_methods: tuple[str, ...] = ()
 
 
 @dataclass
@@ -82,6 +109,7 @@ class Report:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: dict[str, list[Path]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    ranking: Ranking | None = None
 
 
 def parse_only(text: str | None) -> tuple[str, ...]:
@@ -195,6 +223,48 @@ def build_tables(inputs: Inputs, s: Settings, report: Report) -> None:
         report.tables["table6"] = tables.table6(g)
     if _wanted("runtime", s.only) and inputs.ratio_stats is not None:
         report.tables["runtime"] = tables.runtime(inputs.ratio_stats)
+    if _wanted("signed_rank", s.only):
+        methods = tables.scored_methods(g, s.rank_methods)
+        if len(methods) >= 2:
+            report.tables["signed_rank"] = tables.signed_rank(g, methods, **kw)
+        else:
+            report.missing.append("Signed-rank tests not produced: fewer than 2 methods "
+                                  "with test scores.")
+    if any(_wanted(n, s.only) for n in RANKING_ARTEFACTS):
+        build_ranking(g, s, report)
+    if _wanted("llm_cost", s.only):
+        if inputs.units is not None:
+            report.tables["llm_cost"] = tables.llm_cost(inputs.units)
+        else:
+            report.missing.append("LLM cost: a scores CSV records none (a results store does).")
+
+
+def build_ranking(general: pd.DataFrame, s: Settings, report: Report) -> None:
+    """Friedman/Nemenyi ranking of all methods; what it left out goes to ``missing``.
+
+    Too few methods or datasets is an error when a ranking artefact was
+    asked for by name, otherwise the ranking is skipped and named.
+    """
+    scores = tables.score_matrix(general, tables.scored_methods(general, s.rank_methods))
+    try:
+        r = ranking.rank_methods(scores, decimals=s.decimals)
+    except AnalysisInputError as exc:
+        if any(n in s.only for n in RANKING_ARTEFACTS):
+            raise
+        report.missing.append(f"Ranking (Friedman table, CD diagram) not produced: {exc}.")
+        return
+    report.ranking = r
+    report.tables["friedman"] = tables.friedman_table(r)
+    report.tables["ranking"] = tables.ranking_table(r)
+    n_all = len(general)
+    if r.unranked:
+        report.missing.append(f"Ranking: {', '.join(r.unranked)} left out (no test F1 on any "
+                              "dataset).")
+    if r.dropped:
+        why = [f"{ds} (no {', '.join(ms)})" for ds, ms in sorted(r.dropped.items())]
+        report.missing.append(
+            f"Ranking: {', '.join(r.mean_ranks.index)} ranked on the {r.n} of {n_all} datasets "
+            f"where all have a test F1; dropped {len(r.dropped)}: {', '.join(why)}.")
 
 
 def build_figures(inputs: Inputs, s: Settings, out: Path, report: Report) -> None:
@@ -211,6 +281,8 @@ def build_figures(inputs: Inputs, s: Settings, out: Path, report: Report) -> Non
             g, out, rope=s.rope, seed=s.seed, decimals=s.decimals, nsamples=s.nsamples)
         pairs = pd.concat([t for k, t in report.tables.items() if k in ("table1", "table2")])
         report.figures["posterior_bars"] = figures.figure_sign_test_bars(pairs, out)
+    if _wanted("cd_diagram", s.only) and report.ranking is not None:
+        report.figures["cd_diagram"] = figures.figure_cd_diagram(report.ranking, out)
     for name, paths in report.figures.items():
         if not paths:
             report.missing.append(f"{FIGURE_TITLES[name]}: nothing to draw "

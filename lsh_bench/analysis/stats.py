@@ -192,9 +192,10 @@ def correlation(x: pd.Series | np.ndarray, y: pd.Series | np.ndarray) -> dict[st
 def achievement_summary(values: pd.Series | np.ndarray) -> dict[str, float]:
     """Mean and std of achievement rates (``*_a`` = test / validation).
 
-    ``std`` is the sample standard deviation (ddof=1, pandas' default, the
-    likely source of the paper's 0.1888/0.1739/0.1303); ``std_ddof0`` the
-    population one, given too because the paper does not say which it used.
+    ``std_ddof0`` is the population standard deviation, ``np.std`` (ddof=0):
+    what the paper's code (notebook 4, "achievement rate") computed for its
+    0.1888/0.1739/0.1303. ``std`` is the sample one (ddof=1, pandas'
+    default), given beside it because it is the usual estimate.
     """
     v = np.asarray(values, dtype=float)
     v = v[~np.isnan(v)]

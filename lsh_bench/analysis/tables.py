@@ -13,10 +13,12 @@ import math
 import numpy as np
 import pandas as pd
 
-from lsh_bench.analysis.load import methods_in
+from lsh_bench.analysis.errors import AnalysisInputError
+from lsh_bench.analysis.load import method_order, methods_in
+from lsh_bench.analysis.ranking import Ranking, signed_rank_test
 from lsh_bench.analysis.stats import (
     IR_GROUPS, METHODS, NSAMPLES, PAIRS, achievement_summary, compare,
-    correlation, ir_groups,
+    correlation, ir_groups, mean_margin, paired,
 )
 
 #: Columns of table1.csv / table2.csv, exactly.
@@ -166,6 +168,162 @@ def runtime(ratio_stats: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------
+# All methods at once: ranking, signed-rank tests, LLM cost, provenance
+# --------------------------------------------------------------------------
+
+def scored_methods(general: pd.DataFrame, only: tuple[str, ...] = ()) -> list[str]:
+    """Methods to rank: those with any test F1 (or exactly ``only``, in the paper's order)."""
+    methods = methods_in(general)
+    if only:
+        unknown = [m for m in only if m not in methods]
+        if unknown:
+            raise AnalysisInputError(
+                f"rank_methods=: no such method(s) {', '.join(unknown)}; "
+                f"the input has {', '.join(methods)}")
+        return [m for m in methods if m in only]
+    return [m for m in methods if general[f"{m}_t"].notna().any()]
+
+
+def score_matrix(general: pd.DataFrame, methods: list[str], score: str = "t") -> pd.DataFrame:
+    """Datasets x methods of ``<M>_<score>`` (``t`` = test F1, ``v`` = validation)."""
+    table = general.set_index("dataset")[[f"{m}_{score}" for m in methods]].astype(float)
+    table.columns = methods
+    table.columns.name = None
+    return table
+
+
+#: Columns of friedman.csv.
+FRIEDMAN_COLUMNS: tuple[str, ...] = (
+    "methods", "k", "n", "n_dropped", "chi2", "p_value", "alpha", "critical_difference",
+)
+
+
+def friedman_table(r: Ranking) -> pd.DataFrame:
+    """One row: the Friedman test over the complete datasets, and Nemenyi's CD."""
+    return pd.DataFrame([{
+        "methods": ", ".join(r.mean_ranks.index), "k": r.k, "n": r.n,
+        "n_dropped": len(r.dropped), "chi2": r.chi2, "p_value": r.p_value,
+        "alpha": r.alpha, "critical_difference": r.critical_difference,
+    }], columns=list(FRIEDMAN_COLUMNS))
+
+
+def ranking_table(r: Ranking) -> pd.DataFrame:
+    """Per method, best mean rank first: mean rank, mean test F1 over the
+    same datasets, and the Nemenyi p-value against every other method
+    (columns ``p_vs_<M>``; 1 on the diagonal)."""
+    order = list(r.mean_ranks.index)
+    out = pd.DataFrame({
+        "method": order,
+        "mean_rank": r.mean_ranks.to_numpy(float),
+        "mean_test_f1": r.scores[order].mean(axis=0).to_numpy(float),
+        "n": r.n,
+    })
+    for m in order:
+        out[f"p_vs_{m}"] = r.nemenyi.loc[order, m].to_numpy(float)
+    return out
+
+
+def method_pairs(methods: list[str]) -> list[tuple[str, str]]:
+    """The paper's pairs first (when both are present), then every other pair
+    (later method, earlier method) in ``methods`` order."""
+    pairs = [(a, b) for a, b in PAIRS if a in methods and b in methods]
+    for j, second in enumerate(methods):
+        for first in methods[j + 1:]:
+            if (first, second) not in pairs and (second, first) not in pairs:
+                pairs.append((first, second))
+    return pairs
+
+
+SIGNED_RANK_COLUMNS: tuple[str, ...] = (
+    "first", "second", "score", "n", "mean_margin", "p_first_better", "p_rope",
+    "p_second_better",
+)
+
+
+def signed_rank(general: pd.DataFrame, methods: list[str], *, rope: float = 0.01,
+                seed: int = 0, decimals: int = 4, nsamples: int = NSAMPLES) -> pd.DataFrame:
+    """Bayesian signed-rank test (baycomp) for every pair of ``methods``.
+
+    ``score`` = ``test`` compares test F1 (``*_t``, the paper's measure);
+    ``cv`` compares the selected cells' mean CV fold F1 (``*_v``), which is
+    what baycomp falls back to when the hierarchical test over the folds
+    is not used (see docs). Each pair on the datasets where both have the
+    score (n); scores rounded to ``decimals`` as in Table 1.
+    """
+    rows = []
+    for score, col in (("test", "t"), ("cv", "v")):
+        for first, second in method_pairs(methods):
+            x, y = paired(general[f"{first}_{col}"], general[f"{second}_{col}"])
+            x, y = np.round(x, decimals), np.round(y, decimals)
+            pl, pe, pr = signed_rank_test(x, y, rope, seed, nsamples)
+            rows.append({"first": first, "second": second, "score": score, "n": len(x),
+                         "mean_margin": mean_margin(x, y), "p_first_better": pl,
+                         "p_rope": pe, "p_second_better": pr})
+    return pd.DataFrame(rows, columns=list(SIGNED_RANK_COLUMNS))
+
+
+def llm_cost(units: pd.DataFrame) -> pd.DataFrame:
+    """LLM cost per scenario and method, summed over the units in the store.
+
+    ``units``/``done`` count units; calls, tokens and seconds are what the
+    runs spent on the model (answers replayed from the cache cost nothing
+    and are not counted); ``cost`` is the priced cost where a price is
+    configured (0 for the local model); ``unit_seconds`` the units' wall time.
+    """
+    key = ["scenario", "method"]
+    u = units.assign(done=(units["status"] == "done").astype(int))
+    for col in ("llm_calls", "llm_prompt_tokens", "llm_completion_tokens", "llm_seconds",
+                "llm_cost", "seconds"):
+        u[col] = pd.to_numeric(u[col], errors="coerce").fillna(0.0)
+    out = u.groupby(key, sort=False).agg(
+        units=("dataset", "size"), done=("done", "sum"), llm_calls=("llm_calls", "sum"),
+        llm_prompt_tokens=("llm_prompt_tokens", "sum"),
+        llm_completion_tokens=("llm_completion_tokens", "sum"),
+        llm_seconds=("llm_seconds", "sum"), llm_cost=("llm_cost", "sum"),
+        unit_seconds=("seconds", "sum"),
+    ).reset_index()
+    order = {s: i for i, s in enumerate(("general", "fewshot", "zeroshot"))}
+    methods = {m: i for i, m in enumerate(method_order(set(out["method"])))}
+    return out.sort_values(
+        ["scenario", "method"], key=lambda c: c.map(order if c.name == "scenario" else methods),
+        kind="mergesort").reset_index(drop=True)
+
+
+def _joined_counts(values: pd.Series) -> str:
+    """"a (3), b": each distinct value, most frequent first, with how many units
+    carry it when more than one."""
+    counts = values.astype(str).value_counts()
+    counts = counts.sort_index(kind="mergesort").sort_values(ascending=False, kind="mergesort")
+    return ", ".join(f"{v} ({n})" if n > 1 else v for v, n in counts.items())
+
+
+def provenance_tables(prov: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """What the unit records say made the results: config hashes per
+    scenario/method, git commits, package versions and LLM models, each with
+    the number of units that carry it (a mix shows up as several values)."""
+    key = ["scenario", "method"]
+    configs = prov.groupby(key, sort=True).agg(
+        units=("dataset", "size"),
+        config_hashes=("config_hash", _joined_counts)).reset_index()
+    dirty = prov["git_dirty"].map({True: "dirty", False: "clean"}).fillna("unknown")
+    commits = prov.assign(tree=dirty).groupby(["git_commit", "tree"], sort=True).agg(
+        units=("dataset", "size"),
+        methods=("method", lambda m: ", ".join(sorted(set(m))))).reset_index()
+    pk = prov[["packages"]].explode("packages").dropna()
+    if len(pk):
+        pk = pd.DataFrame(pk["packages"].tolist(), columns=["package", "version"])
+        packages = pk.groupby("package", sort=True).agg(
+            versions=("version", _joined_counts)).reset_index()
+    else:
+        packages = pd.DataFrame(columns=["package", "versions"])
+    llm = prov[prov["llm_model"].fillna("") != ""]
+    models = llm.groupby(["llm_backend", "llm_model"], sort=True).agg(
+        units=("dataset", "size"),
+        methods=("method", lambda m: ", ".join(sorted(set(m))))).reset_index()
+    return {"configs": configs, "commits": commits, "packages": packages, "models": models}
+
+
+# --------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------
 
@@ -179,8 +337,10 @@ def _cell(value: object, column: str, decimals: int) -> str:
         return str(int(value))
     if isinstance(value, (float, np.floating)):
         v = float(value)
-        if column.endswith("_p"):
+        if column.endswith("_p") or column == "p_value" or column.startswith("p_vs_"):
             return f"{v:.3g}"
+        if column == "unit_seconds":
+            return f"{v:.1f}"   # wall time of whole units: tenths are plenty
         if column == "ir":
             return f"{v:.2f}"  # Table 5 gives IR to 2 decimals
         if column == "ratio":

@@ -1,4 +1,4 @@
-"""The protocol's splits (SPEC section 2) and the few-/zero-shot scenarios.
+"""The protocol's splits (docs/protocol.md, "Protocol") and the few-/zero-shot scenarios.
 
 * stratified 70/30 train/test split (``random_state=seeds.split``, paper: 100);
 * stratified, shuffled 5-fold CV on the 70% (``random_state=seeds.cv``, paper: 2);
@@ -77,11 +77,3 @@ def make_split(y: np.ndarray, protocol: ProtocolSpec, seeds: SeedsSpec, scenario
         refit = keep_minority(refit, y, scenario.minority_fraction, rng)
     return ProtocolSplit(tuple(folds), refit)
 
-
-def smote_rows_to_add(n_majority: int, n_minority: int, ratio: float) -> int:
-    """Rows SMOTE adds to reach ``ratio`` = minority/majority: int(n_maj * r - n_min).
-
-    imbalanced-learn raises when this is below 1, so a ratio is applicable iff
-    it is >= 1 (ilpd: 93 minority / 233 majority, r = 0.4 adds int(0.2) = 0).
-    """
-    return int(n_majority * ratio - n_minority)

@@ -7,7 +7,8 @@ Two evaluators give identical F1 by construction and by test:
   fitted on the raw training rows, exactly as a user would write it.
 * :func:`evaluate_shared` — encodes and resamples once per (fold, ratio) and
   hands the same resampled matrix to every cell; :mod:`lsh_bench.models.fast`
-  then shares work between cells where the models are provably identical.
+  then shares work between cells where the models are provably identical
+  (:func:`fit_predict_cell` is what it must equal, cell by cell).
 
 Validation rows are never resampled in either: imblearn pipelines only
 resample during ``fit``.
@@ -23,17 +24,13 @@ import numpy as np
 import pandas as pd
 from imblearn.pipeline import Pipeline
 from sklearn.base import clone
-from sklearn.metrics import f1_score
 
 from lsh_bench.data.schema import FeatureSchema
+from lsh_bench.models.fast import score_cells_fast
 from lsh_bench.models.grid import Cell, build_estimator
+from lsh_bench.models.metrics import minority_f1
 from lsh_bench.models.preprocess import Mode, TableEncoder, post_transform
 from lsh_bench.samplers.llm.types import LLMUsage
-
-
-def minority_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """F1 of the minority (positive, label 1) class; 0 when nothing is predicted positive."""
-    return float(f1_score(y_true, y_pred, pos_label=1, zero_division=0.0))
 
 
 @dataclass
@@ -132,23 +129,9 @@ def fit_predict_cell(
 
 
 def evaluate_shared(
-    fold: FoldData,
-    cells: list[Cell],
-    schema: FeatureSchema,
-    mode: Mode,
-    sampler: Any | None,
-    fast: bool = True,
+    fold: FoldData, cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler: Any | None
 ) -> GridScores:
-    """One encoding and one resampling for all cells; ``fast`` also shares model fits."""
+    """One encoding and one resampling for all cells; model fits shared where provably identical."""
     X_tr, y_tr, X_va, rs_seconds, usage, info = encode_and_resample(fold, schema, mode, sampler)
-    if fast:
-        from lsh_bench.models.fast import score_cells_fast
-
-        f1, seconds = score_cells_fast(cells, schema, mode, X_tr, y_tr, X_va, np.asarray(fold.y_val))
-    else:
-        f1, seconds = [], []
-        for cell in cells:
-            t0 = time.perf_counter()
-            f1.append(minority_f1(fold.y_val, fit_predict_cell(cell, schema, mode, X_tr, y_tr, X_va)))
-            seconds.append(time.perf_counter() - t0)
+    f1, seconds = score_cells_fast(cells, schema, mode, X_tr, y_tr, X_va, np.asarray(fold.y_val))
     return GridScores(f1, seconds, rs_seconds, len(y_tr), usage, info)

@@ -30,10 +30,11 @@ position k-1 (the k-th neighbour):
   give the same vote the prediction is determined. If not, for any row,
   that cell is fitted separately (the reference computation).
 
-Not served (fitted separately): estimators other than exactly
-``KNeighborsClassifier``, weights other than uniform, ``metric_params``,
-metrics other than euclidean/manhattan (and their minkowski/l1/l2/cityblock
-spellings), more than two classes, k larger than the training part.
+Preconditions (checked; whatever fails them is fitted separately):
+exactly ``KNeighborsClassifier``, uniform weights, no ``metric_params``,
+metric euclidean/manhattan (or their minkowski/l1/l2/cityblock spellings),
+two classes, k at most the training part's size, and the installed
+scikit-learn is :data:`MIRRORS`'s.
 """
 
 from __future__ import annotations
@@ -43,8 +44,12 @@ from typing import Any
 
 import numpy as np
 from scipy.spatial.distance import cdist
+from sklearn.neighbors import KNeighborsClassifier
 
-from lsh_bench.models.fast import FitContext, group_by, params_key
+from lsh_bench.models.fit_context import FitContext, group_by, params_key
+
+#: The scikit-learn whose neighbour search and vote the proof above reads.
+MIRRORS = {"scikit-learn": "1.9.1"}
 
 TOL = 1e-9            # bound on any path's distance error, relative to the norms involved
 CHUNK = 4_000_000     # distance-matrix entries computed at once
@@ -68,8 +73,6 @@ def effective_metric(params: dict[str, Any]) -> str | None:
 
 
 def _key(cell: Any, est: Any) -> tuple[str, str, bool] | None:
-    from sklearn.neighbors import KNeighborsClassifier
-
     if type(est) is not KNeighborsClassifier:
         return None
     params = est.get_params()
@@ -166,10 +169,7 @@ def score_knn(ctx: FitContext, positions: list[int]) -> None:
         return
     y_idx = np.searchsorted(classes, ctx.y_tr)
     for members in group_by(ctx, positions, _key).values():
-        pos0 = members[0][0]
-        X_tr, X_va = ctx.matrices(pos0)
-        for pos, _ in members[1:]:
-            ctx.matrices(pos)
+        X_tr, X_va = ctx.matrices(members[0][0])      # the same matrices for every member (same scale flag)
         ks = sorted({int(est.n_neighbors) for _, est in members})
         ks = [k for k in ks if k <= len(X_tr)]
         t0 = time.perf_counter()
@@ -179,8 +179,8 @@ def score_knn(ctx: FitContext, positions: list[int]) -> None:
         by_k = predict_all_k(s, order, tol, y_idx, ks)
         # The distance matrix is charged to every member, served or not (an
         # unserved member pays for its separate fit on top).
-        ctx.charge([pos for pos, _ in members], time.perf_counter() - t0)
+        ctx.cost.charge([pos for pos, _ in members], time.perf_counter() - t0)
         for pos, est in members:
             pred = by_k.get(int(est.n_neighbors))
             if pred is not None:
-                ctx.predictions[pos] = classes[pred]
+                ctx.serve(pos, classes[pred])

@@ -17,10 +17,13 @@ Why it is exact:
   group falls back to separate fits, so a LightGBM change cannot silently
   break exactness.
 
-Not served (fitted separately): early stopping or any alias of the
-iteration count among the parameters, boosting types other than gbdt, goss
-and dart (``rf`` averages trees), estimators other than exactly
-``lightgbm.LGBMClassifier``, groups of a single cell.
+Preconditions (checked; whatever fails them is fitted separately): exactly
+``lightgbm.LGBMClassifier``; no early stopping and no alias of the
+iteration count among the parameters; boosting type gbdt, goss or dart
+(``rf`` averages trees); two classes; groups of two cells or more; the
+installed LightGBM is :data:`MIRRORS`'s (the tree learner and the predict
+path read above). Only public API is used: the booster, its model text and
+``classes_``.
 
 ``max_depth`` is shared too when it provably did not act: see
 :func:`_depth_unused` (the same argument as for decision trees).
@@ -32,9 +35,13 @@ import time
 from typing import Any
 
 import numpy as np
+from lightgbm import LGBMClassifier
 from sklearn.base import clone
 
-from lsh_bench.models.fast import FitContext, group_by, params_key
+from lsh_bench.models.fit_context import FitContext, group_by, params_key
+
+#: The LightGBM whose boosting loop, tree learner and ``predict`` the proof above reads.
+MIRRORS = {"lightgbm": "4.7.0"}
 
 PREFIX_TYPES = {"gbdt", "goss"}
 RECORDED_TYPES = {"dart"}
@@ -50,8 +57,6 @@ _ITERATION_PARAMS = {
 
 
 def _key(cell: Any, est: Any) -> str | None:
-    from lightgbm import LGBMClassifier
-
     if type(est) is not LGBMClassifier:
         return None
     params = est.get_params()
@@ -62,13 +67,19 @@ def _key(cell: Any, est: Any) -> str | None:
     n = params.get("n_estimators")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         return None
-    return params_key(params, exclude={"n_estimators", "max_depth"})
+    key = params_key(params, exclude={"n_estimators", "max_depth"})
+    return None if key is None else f"{key}|scale={bool(cell.spec.scale)}"   # one run sees one matrix
 
 
 def _labels_from_proba(est: Any, proba: np.ndarray) -> np.ndarray:
-    """What ``LGBMClassifier.predict`` does with the booster's binary probabilities."""
+    """What ``LGBMClassifier.predict`` does with the booster's binary probabilities.
+
+    ``predict`` maps the argmax through its label encoder, whose
+    ``inverse_transform`` takes from the encoder's ``classes_`` — the array
+    the public ``classes_`` returns: the same labels, the same dtype.
+    """
     result = np.vstack((1.0 - proba, proba)).transpose()
-    return est._le.inverse_transform(np.argmax(result, axis=1))
+    return np.take(est.classes_, np.argmax(result, axis=1), axis=0)
 
 
 def _fit_recording(est: Any, X_tr: np.ndarray, y_tr: np.ndarray, X_va: np.ndarray, at: set[int]) -> dict[int, np.ndarray]:
@@ -146,12 +157,11 @@ def score_lgbm(ctx: FitContext, positions: list[int]) -> None:
             predictions, seconds = _run(ctx, members[i][0], est, wanted)
             if predictions is not None and _depth_unused(est):
                 served = members[i:]
-            ctx.charge([p for p, _ in served], seconds)
+            ctx.cost.charge([p for p, _ in served], seconds)
             if predictions is None:
                 break  # not provably identical: the rest are fitted separately
             for pos, member in served:
-                ctx.matrices(pos)
-                ctx.predictions[pos] = predictions[int(member.n_estimators)]
+                ctx.serve(pos, predictions[int(member.n_estimators)])
             i += len(served)
 
 

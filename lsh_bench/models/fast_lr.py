@@ -44,29 +44,18 @@ The fitted object is a ``LogisticRegression`` with ``classes_``, ``coef_``,
 :func:`lean_lr_applies` admits only that configuration (see its docstring);
 :func:`fit_lean` also checks the data (dense float64 finite ``X``, binary
 ``y`` of integers/bools, no sample weight) and otherwise calls the
-estimator's own ``fit``. ``tests/fast/test_fast_lr.py`` compares ``coef_``,
+estimator's own ``fit``. ``tests/models/test_fast_lr.py`` compares ``coef_``,
 ``intercept_``, ``n_iter_`` with ``np.array_equal`` against plain
 scikit-learn on real data, including fits that stop at the evaluation cap.
 
-Measured (kc3 after SMOTE to ratio 1.0 with ``random_state=0``, 830 x 39
-unscaled, one BLAS thread, best of 3 per fit on the shared 2-core machine
-under load ~4.5; ``coef_``/``n_iter_``/warnings identical in every row):
+Private scikit-learn/scipy API (the compiled loss, scipy's ``setulb``,
+``_check_optimize_result``, ``get_namespace``, ``_validate_params``) is used
+only where :func:`lean_lr_applies` has checked that the installed versions
+are :data:`MIRRORS`'s; if the imports themselves fail (another version),
+the module still loads and admits nothing.
 
-=======  ======  ========================  =========  ==========  ========  ========  ==========
-C        n_iter  stopped by                sklearn s  lean_lbfgs  fit_lean  speed-up  vs lean_lbfgs
-=======  ======  ========================  =========  ==========  ========  ========  ==========
-0.001    4786    convergence               0.305      0.186       0.154     1.97x     1.20x
-1        12539   15,000-evaluation cap     0.788      0.487       0.399     1.98x     1.22x
-1000     12522   15,000-evaluation cap     0.777      0.476       0.397     1.96x     1.20x
-=======  ======  ========================  =========  ==========  ========  ========  ==========
-
-Per evaluation that is ~26.5 us against ~53 us: ~23 us the objective
-(~11 us the compiled loss for 830 rows, ~7 us the two BLAS ``gemv``, ~5 us
-the other numpy calls, each needed to keep the bits) and ~4 us ``setulb``
-and the loop — close to the floor of the arithmetic itself. A sweep over
-the mirrored datasets (34 binary ones, SMOTE to 1.0, all 7 paper C values:
-238 fits; at C=1, 9 of the 34 stop at the cap) gave identical ``coef_``,
-``intercept_``, ``n_iter_`` and warnings in every fit; 54.8 s -> 29.6 s.
+Measurements (per-fit timings against scikit-learn, a sweep of 238 fits
+over the mirrored datasets): ``docs/fast-evaluator.md``.
 
 (``lean_lbfgs`` was an earlier approach that swapped the optimiser inside
 scikit-learn's fit; this module replaced it. LR fits this family does not
@@ -80,20 +69,31 @@ import time
 from typing import Any
 
 import numpy as np
+from sklearn import get_config
+from sklearn.linear_model import LogisticRegression
 
-from lsh_bench.models.fast import FitContext
+from lsh_bench.models.fit_context import FitContext
+from lsh_bench.models.fit_context import versions_match as _installed
 
-# The versions whose code this module mirrors (pinned in pyproject.toml).
-MIRRORED_VERSIONS = {"scikit-learn": "1.9.1", "scipy": "1.17.1"}
+try:  # private API of the mirrored versions (see above); other versions: the module admits nothing
+    from scipy.optimize import OptimizeResult
+    from scipy.optimize import _lbfgsb as scipy_lbfgsb
+    from scipy.optimize._lbfgsb_py import status_messages, task_messages
+    from sklearn._loss.loss import HalfBinomialLoss
+    from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
+    from sklearn.utils._array_api import get_namespace
+    from sklearn.utils.optimize import _check_optimize_result
+    _PRIVATE_API = True
+except ImportError:  # pragma: no cover - only with other scikit-learn/scipy versions
+    _PRIVATE_API = False
+
+#: The versions whose code this module mirrors (pinned in pyproject.toml).
+MIRRORS = {"scikit-learn": "1.9.1", "scipy": "1.17.1"}
 
 
 def versions_match() -> bool:
-    """Are the installed scikit-learn and scipy the versions this module mirrors?"""
-    import scipy
-    import sklearn
-
-    return (sklearn.__version__ == MIRRORED_VERSIONS["scikit-learn"]
-            and scipy.__version__ == MIRRORED_VERSIONS["scipy"])
+    """Are the installed scikit-learn and scipy the versions this module mirrors (and their API importable)?"""
+    return _PRIVATE_API and _installed(MIRRORS)
 
 _M = 10                     # _minimize_lbfgsb's maxcor default (scikit-learn does not set it)
 _MAXFUN = 15000             # _minimize_lbfgsb's maxfun default
@@ -127,11 +127,6 @@ def lean_lr_applies(estimator: Any) -> bool:
     ``random_state`` (lbfgs does not use it); array-API dispatch off; and
     the installed scikit-learn/scipy are the mirrored 1.9.1/1.17.1.
     """
-    try:
-        from sklearn import get_config
-        from sklearn.linear_model import LogisticRegression
-    except ImportError:     # pragma: no cover
-        return False
     if type(estimator) is not LogisticRegression or not versions_match():
         return False
     if get_config().get("array_api_dispatch", False) or getattr(estimator, "_skl_callbacks", None):
@@ -157,8 +152,6 @@ def lean_lr_applies(estimator: Any) -> bool:
 
 def _binary_data(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """``(X, classes_, target)`` as scikit-learn's fit derives them, or ``None`` if not mirrored."""
-    from sklearn.utils._array_api import get_namespace
-
     if type(X) is not np.ndarray or type(y) is not np.ndarray:
         return None
     if X.dtype != np.float64 or X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
@@ -193,8 +186,6 @@ class _Objective:
     """
 
     def __init__(self, X: np.ndarray, target: np.ndarray, l2_reg_strength: float, coef: np.ndarray) -> None:
-        from sklearn._loss.loss import HalfBinomialLoss
-
         n, p = X.shape
         self.X, self.XT, self.y = X, X.T, target
         self.n, self.p = n, p                       # n: an int, like sw_sum = n_samples
@@ -231,9 +222,6 @@ def _lbfgsb(objective: _Objective, x: np.ndarray, *, maxiter: int, gtol: float) 
 
     Returns ``(nit, status, message)`` as in scipy's ``OptimizeResult``.
     """
-    from scipy.optimize import _lbfgsb
-    from scipy.optimize._lbfgsb_py import status_messages, task_messages
-
     m, n = _M, x.shape[0]
     factr = _FTOL / np.finfo(float).eps
     nbd = np.zeros(n, np.int32)
@@ -256,7 +244,7 @@ def _lbfgsb(objective: _Objective, x: np.ndarray, *, maxiter: int, gtol: float) 
     nfev = 1
     same = np.empty(n, dtype=bool)
     n_iterations = 0
-    setulb, equal, copyto, evaluate = _lbfgsb.setulb, np.equal, np.copyto, objective.evaluate
+    setulb, equal, copyto, evaluate = scipy_lbfgsb.setulb, np.equal, np.copyto, objective.evaluate
     all_true = np.logical_and.reduce        # same.all() without ndarray.all's Python-level wrapper
     while True:
         # scipy passes a fresh float64 copy of g each call; g only changes at an evaluation
@@ -299,10 +287,6 @@ def fit_lean(estimator: Any, X: Any, y: Any) -> Any:
 
 def _fit_mirrored(estimator: Any, X: np.ndarray, classes: np.ndarray, target: np.ndarray) -> Any:
     """The lean fit, once :func:`lean_lr_applies` and :func:`_binary_data` have admitted the case."""
-    from scipy.optimize import OptimizeResult
-    from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
-    from sklearn.utils.optimize import _check_optimize_result
-
     n_samples, n_features = X.shape
     max_iter = estimator.max_iter
     l2_reg_strength = 1.0 / (estimator.C * n_samples)
@@ -335,5 +319,5 @@ def score_lr(ctx: FitContext, positions: list[int]) -> None:
         if data is None:
             continue
         t0 = time.perf_counter()
-        ctx.predictions[pos] = _fit_mirrored(built[0], *data).predict(X_va)
-        ctx.seconds[pos] += time.perf_counter() - t0
+        ctx.serve(pos, _fit_mirrored(built[0], *data).predict(X_va))
+        ctx.cost.add(pos, time.perf_counter() - t0)

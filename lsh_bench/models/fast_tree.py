@@ -14,6 +14,11 @@ without cost-complexity pruning (``ccp_alpha=0``: the pruned tree's depth
 says nothing about the unpruned one). Cells are grouped by every parameter
 but ``max_depth`` and fitted in increasing ``max_depth`` until a tree stops
 short of its limit; the remaining cells reuse it.
+
+Preconditions (checked by ``_key``, else the cell is fitted separately):
+exactly ``DecisionTreeClassifier``, ``max_leaf_nodes=None``,
+``ccp_alpha=0``, an integer ``max_depth >= 1`` or ``None``, plain-data
+parameters; the installed scikit-learn is :data:`MIRRORS`'s.
 """
 
 from __future__ import annotations
@@ -21,7 +26,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lsh_bench.models.fast import FitContext, group_by, params_key
+from sklearn.tree import DecisionTreeClassifier
+
+from lsh_bench.models.fit_context import FitContext, group_by, params_key
+
+#: The scikit-learn whose tree builder the proof above reads.
+MIRRORS = {"scikit-learn": "1.9.1"}
 
 
 def _depth_rank(est: Any) -> float:
@@ -30,8 +40,6 @@ def _depth_rank(est: Any) -> float:
 
 
 def _key(cell: Any, est: Any) -> str | None:
-    from sklearn.tree import DecisionTreeClassifier
-
     if type(est) is not DecisionTreeClassifier:
         return None
     params = est.get_params()
@@ -55,15 +63,10 @@ def score_trees(ctx: FitContext, positions: list[int]) -> None:
             t0 = time.perf_counter()
             est.fit(X_tr, ctx.y_tr)
             pred = est.predict(X_va)
-            limit = _depth_rank(est)
             # Cells with a larger max_depth get the same tree if this one stopped short.
-            j = i + 1
-            if est.tree_.max_depth < limit:
-                while j < len(members):
-                    ctx.matrices(members[j][0])
-                    j += 1
+            j = len(members) if est.tree_.max_depth < _depth_rank(est) else i + 1
             served = [p for p, _ in members[i:j]]
-            ctx.charge(served, time.perf_counter() - t0)
+            ctx.cost.charge(served, time.perf_counter() - t0)
             for p in served:
-                ctx.predictions[p] = pred
+                ctx.serve(p, pred)
             i = j

@@ -1,6 +1,6 @@
 """The classifier grid (paper Table 4) as an ordered list of cells.
 
-The order is the selection tie-break of SPEC section 2: classifier LR, DT,
+The order is the selection tie-break (docs/protocol.md, "Selection"): classifier LR, DT,
 SVM, kNN, LGBM (``order`` in ``conf/classifier/*.yaml``), then each grid in
 the order its parameters are written, the last parameter varying fastest.
 """

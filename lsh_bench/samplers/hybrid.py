@@ -1,4 +1,4 @@
-"""LS (the LSH hybrid): LLM seeds up to r0, then SMOTE on real + seeds up to r (SPEC section 1).
+"""LS (the LSH hybrid): LLM seeds up to r0, then SMOTE on real + seeds up to r (docs/protocol.md, "Methods").
 
 The seeds are exactly the rows ``LLMOverSampler(sampling_strategy=r0)``
 writes on the same data with the same LLM seed: same requests, so the replay
@@ -24,11 +24,13 @@ from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
 from imblearn.over_sampling.base import BaseOverSampler
 from sklearn.utils._param_validation import Interval
 
+from lsh_bench.config import LLMConfig
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.errors import SamplerNotApplicable
-from lsh_bench.samplers.llm.config import LLMConfig
-from lsh_bench.samplers.llm.sampler import LLMOverSampler, minority_majority, rows_to_add
+from lsh_bench.protocol import require_rows_to_add
+from lsh_bench.samplers.llm.sampler import LLMOverSampler, minority_majority
 from lsh_bench.samplers.llm.types import LLMUsage
+from lsh_bench.samplers.smote import smote_for
 
 
 class LSHSampler(BaseOverSampler):
@@ -79,7 +81,7 @@ class LSHSampler(BaseOverSampler):
         """The LM sampler whose r0 rows are the seeds (same arguments -> same LLM requests)."""
         return LLMOverSampler(
             sampling_strategy=self.seed_ratio, schema=self.schema, llm=self.llm,
-            random_state=self.llm_seed, client=self.client,
+            llm_seed=self.llm_seed, client=self.client,
         )
 
     def fit_resample(self, X, y, **params):
@@ -98,7 +100,7 @@ class LSHSampler(BaseOverSampler):
         X = np.asarray(X, dtype=float)
         y = np.asarray(y)
         label_min, _, n_min, n_maj = minority_majority(y)
-        n_total = rows_to_add(float(self.sampling_strategy), n_min, n_maj)
+        n_total = require_rows_to_add(float(self.sampling_strategy), n_minority=n_min, n_majority=n_maj)
         seeder = self._seeder()
         X1, y1 = seeder.fit_resample(X, y)
         self.usage_: LLMUsage = seeder.usage_
@@ -120,8 +122,6 @@ class LSHSampler(BaseOverSampler):
         return X2, y2
 
     def _smote(self, n_features: int) -> SMOTE | SMOTENC | SMOTEN:
-        from lsh_bench.samplers.factory import smote_for
-
         return smote_for(float(self.sampling_strategy), k_neighbors=self.k_neighbors_,
                          random_state=self.random_state, categorical_features=list(self.categorical_features or []),
                          n_features=n_features)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "analysis"
+DATA = Path(__file__).resolve().parents[1] / "fixtures" / "analysis"
 SYNTHETIC = DATA / "synthetic_scores.csv"
 RATIO_STATS = DATA / "ratio_stats.csv"
 
@@ -70,3 +70,35 @@ def summary() -> pd.DataFrame:
     frame.loc[sm_shot, ["status", "val_f1", "test_f1", "achievement"]] = \
         ["not_applicable", np.nan, np.nan, np.nan]
     return frame
+
+
+SMOKE_STORE = Path(__file__).resolve().parents[2] / "results" / "smoke_store"
+
+
+@pytest.fixture(scope="session")
+def smoke_report(tmp_path_factory) -> dict[str, Path]:
+    """The CLI with html= on the committed real store (SM/LM/LS/ORG, 3 datasets);
+    fewer posterior samples than the default, for speed. Run twice, into
+    different directories, the second time in a new process with another hash
+    seed (set iteration order), so byte-stability can be checked."""
+    import os
+    import subprocess
+    import sys
+
+    from lsh_bench.analysis.__main__ import main
+
+    base = tmp_path_factory.mktemp("report")
+    out = {}
+    for name in ("a", "b"):
+        args = [f"results={SMOKE_STORE}", f"out={base / name / 'paper'}", "nsamples=3000",
+                f"html={base / name / 'report' / 'index.html'}"]
+        if name == "a":
+            assert main(args) == 0
+        else:
+            env = {**os.environ, "PYTHONHASHSEED": "4242"}
+            proc = subprocess.run([sys.executable, "-m", "lsh_bench.analysis", *args], env=env,
+                                  capture_output=True, text=True, check=False)
+            assert proc.returncode == 0, proc.stderr
+        out[name] = base / name / "report" / "index.html"
+    out["paper"] = base / "a" / "paper"
+    return out

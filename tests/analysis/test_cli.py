@@ -30,7 +30,7 @@ def full_runs(tmp_path_factory):
     samples, for speed); seed 0 and 1 again with the default 50000 samples
     for the tables only (figures are what cost time)."""
     base = tmp_path_factory.mktemp("cli")
-    csv = Path(__file__).resolve().parents[1] / "data" / "analysis" / "synthetic_scores.csv"
+    csv = Path(__file__).resolve().parents[1] / "fixtures" / "analysis" / "synthetic_scores.csv"
     stats = csv.with_name("ratio_stats.csv")
     outs = {}
     for name, seed, extra in (("a", 0, FAST), ("b", 0, FAST),
@@ -45,11 +45,14 @@ def full_runs(tmp_path_factory):
 def test_full_run_writes_every_artefact(full_runs):
     out = full_runs["a"]
     names = set(_files(out))
-    for t in ("table1", "table2", "correlations", "achievement", "table6", "runtime"):
+    for t in ("table1", "table2", "correlations", "achievement", "table6", "runtime",
+              "signed_rank", "friedman", "ranking"):
         assert {f"{t}.csv", f"{t}.md", f"{t}.tex"} <= names
     for f in ("figure2_margin_vs_ir", "figure3_achievement_vs_ir", "figure4_runtime",
-              "figure_sign_test_posteriors", "figure_sign_test_probabilities"):
+              "figure_sign_test_posteriors", "figure_sign_test_probabilities",
+              "figure_cd_diagram"):
         assert {f"{f}.png", f"{f}.pdf"} <= names
+    assert "llm_cost.csv" not in names  # a scores CSV records no LLM cost
     t1, t2 = pd.read_csv(out / "table1.csv"), pd.read_csv(out / "table2.csv")
     assert list(t1.columns) == PAIR_COLUMNS == list(t2.columns)
     assert t1["group"].tolist() == ["all"] * 3
@@ -57,7 +60,13 @@ def test_full_run_writes_every_artefact(full_runs):
     readme = (out / "README.md").read_text()
     assert "## Missing" in readme and "Table 3 is not produced" in readme
     assert "SM: no test score on 2 of 60 datasets: row03, row06" in readme
-    assert readme.count("![") == 5 and "| LS | SM | all | 58 |" in readme
+    assert readme.count("![") == 6 and "| LS | SM | all | 58 |" in readme
+    # ranking: SM has no score on row03/row06, so those two are dropped and named
+    assert ("ranked on the 58 of 60 datasets where all have a test F1; dropped 2: "
+            "row03 (no SM), row06 (no SM).") in readme
+    fr = pd.read_csv(out / "friedman.csv")
+    assert fr[["k", "n", "n_dropped"]].iloc[0].tolist() == [3, 58, 2]
+    assert "LLM cost: a scores CSV records none" in readme
 
 
 def test_same_seed_gives_identical_bytes(full_runs):
@@ -101,6 +110,28 @@ def test_store_with_ten_datasets_and_missing_units(tmp_path, summary):
     assert "runtime table and Figure 4 are not produced" in readme
     t3 = pd.read_csv(tmp_path / "table3.csv")
     assert t3["SM"].isna().all() and len(t3) == 4
+    assert ("ranked on the 8 of 10 datasets where all have a test F1; dropped 2: "
+            "d00 (no SM), d04 (no LM).") in readme
+    assert report.ranking is not None and report.ranking.n == 8
+    cost = pd.read_csv(tmp_path / "llm_cost.csv")
+    assert cost[["scenario", "method", "units", "done"]].values.tolist()[:3] == [
+        ["general", "SM", 10, 9], ["general", "LM", 9, 9], ["general", "LS", 10, 10]]
+
+
+def test_two_methods_skip_the_ranking_or_fail_when_asked_for(tmp_path, capsys):
+    rows = [f"d{i},{10 - i},0.5,0.{50 + i},,,0.6,0.{60 - i}" for i in range(6)]
+    csv = write_csv(tmp_path / "s.csv", HEADER, rows)
+    assert main([f"scores={csv}", f"out={tmp_path / 'o'}", FAST]) == 0
+    readme = (tmp_path / "o" / "README.md").read_text()
+    assert ("Ranking (Friedman table, CD diagram) not produced: ranking needs at least 3 "
+            "methods with results; have SM, LS.") in readme
+    assert not (tmp_path / "o" / "figure_cd_diagram.png").exists()
+    assert pd.read_csv(tmp_path / "o" / "signed_rank.csv")["n"].tolist() == [6, 6]
+    capsys.readouterr()
+    assert main([f"scores={csv}", f"out={tmp_path / 'p'}", FAST, "only=cd_diagram"]) == 2
+    assert "error: ranking needs at least 3 methods" in capsys.readouterr().err
+    assert main([f"scores={csv}", f"out={tmp_path / 'q'}", FAST, "rank_methods=SM,XX"]) == 2
+    assert "rank_methods=: no such method(s) XX" in capsys.readouterr().err
 
 
 def test_too_few_datasets_skips_table2_in_a_full_run(tmp_path):
@@ -165,7 +196,7 @@ def test_store_input_with_runtime_figure(tmp_path, ratio_stats_csv):
 def test_real_store_fixture_end_to_end(tmp_path):
     """A smoke store written by the harness itself (3 datasets, SM only, 10-cell
     grid; unit.json + ratios.parquet kept) read through ``lsh_bench.store``."""
-    store = Path(__file__).resolve().parents[1] / "data" / "analysis" / "store_smoke"
+    store = Path(__file__).resolve().parents[1] / "fixtures" / "analysis" / "store_smoke"
     assert main([f"results={store}", f"out={tmp_path}", FAST]) == 0
     t6 = pd.read_csv(tmp_path / "table6.csv").set_index("dataset")
     assert t6.loc["haberman", "SM_t"] == 0.4364 and t6["LM_t"].isna().all()
@@ -173,3 +204,23 @@ def test_real_store_fixture_end_to_end(tmp_path):
     assert "LM: no results on any of the 3 datasets." in readme
     assert "Table 2 not produced: IR groups need at least 3 datasets each" in readme
     assert (tmp_path / "runtime.csv").exists()
+
+
+def test_cd_diagram_bytes_do_not_depend_on_the_hash_seed(tmp_path):
+    """scikit-posthocs keeps crossbars in sets; with string labels their order (and
+    the PNG's bytes) changed from one process to the next: on the smoke store hash
+    seeds 1, 2 and 3 gave three different PNGs. Two processes, seeds 1 and 2."""
+    import os
+    store = Path(__file__).resolve().parents[2] / "results" / "smoke_store"
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        proc = subprocess.run(
+            [sys.executable, "-m", "lsh_bench.analysis", f"results={store}", f"out={out}",
+             "only=cd_diagram,ranking"], env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(_files(out))
+    assert outs[0].keys() == {"figure_cd_diagram.png", "figure_cd_diagram.pdf", "ranking.csv",
+                              "ranking.md", "ranking.tex"}
+    assert outs[0] == outs[1]

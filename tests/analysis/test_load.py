@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import types
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import lsh_bench
+import lsh_bench.analysis.load
 from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.load import (
     from_summary, load_results, normalise_ratio_stats, read_scores_csv, read_scores_text,
@@ -124,10 +123,10 @@ def test_load_results_goes_through_the_store(monkeypatch, tmp_path, summary, rat
     calls = []
     fake.load_summary = lambda d: calls.append(("summary", d)) or summary
     fake.load_ratio_stats = lambda d: calls.append(("ratio", d)) or pd.read_csv(ratio_stats_csv)
-    monkeypatch.setitem(sys.modules, "lsh_bench.store", fake)
-    monkeypatch.setattr(lsh_bench, "store", fake, raising=False)
+    fake.iter_records = lambda d: calls.append(("records", d)) or iter([])
+    monkeypatch.setattr(lsh_bench.analysis.load, "store", fake)
     inputs = load_results(tmp_path)
-    assert [c[0] for c in calls] == ["summary", "ratio"]
+    assert [c[0] for c in calls] == ["summary", "ratio", "records"]
     assert len(inputs.general) == 12 and inputs.ratio_stats is not None
     with pytest.raises(AnalysisInputError, match="does not exist"):
         load_results(tmp_path / "missing")
@@ -144,3 +143,41 @@ def test_missing_few_shot_scores_say_not_run_or_why(summary):
     (lm,) = [line for line in lines if line.startswith("Few-/zero-shot LM")]
     assert "d05 fewshot (not run)" in lm and "d01 zeroshot (failed)" in lm
     assert not any(line.startswith("Few-/zero-shot LS") for line in lines)
+
+
+def test_any_method_name_in_the_store_flows_through(summary):
+    """New samplers and variants (Borderline, ADASYN, SS, seed steps) need no loader change."""
+    extra = summary_rows({f"d{i:02d}": 12.0 - i for i in range(12)},
+                         ("org", "borderline", "adasyn", "ss", "ls_s2"), seed=7)
+    i = from_summary(pd.concat([summary, extra], ignore_index=True))
+    from lsh_bench.analysis.load import methods_in
+    assert methods_in(i.general) == ["SM", "LM", "LS", "ORG", "ADASYN", "BORDERLINE",
+                                     "LS_S2", "SS"]
+    row = extra[(extra.dataset == "d03") & (extra.method == "ls_s2")].iloc[0]
+    got = i.general[i.general.dataset == "d03"].iloc[0]
+    assert (got["LS_S2_v"], got["LS_S2_t"]) == (row["val_f1"], row["test_f1"])
+    assert got["LS_S2_a"] == pytest.approx(row["test_f1"] / row["val_f1"])
+    assert set(i.units["method"]) == {"SM", "LM", "LS", "ORG", "BORDERLINE", "ADASYN",
+                                      "SS", "LS_S2"}
+
+
+def test_scores_csv_reads_any_method_columns():
+    text = f"{HEADER},ADASYN_v,ADASYN_t,LS_S2_t\na,3,0.8,0.6,0.5,0.5,0.5,0.5,0.7,0.65,0.4\n"
+    g = read_scores_text(text).general
+    assert g.loc[0, "ADASYN_t"] == pytest.approx(0.65)
+    assert g.loc[0, "LS_S2_t"] == pytest.approx(0.4) and np.isnan(g.loc[0, "LS_S2_v"])
+
+
+def test_provenance_rows_from_records():
+    from lsh_bench.analysis.load import provenance_rows
+    recs = [{"dataset": "a", "scenario": "general", "method": "ls", "status": "done",
+             "config_hash": "h1", "provenance": {"git_commit": "c1", "git_dirty": False,
+                                                 "packages": {"numpy": "2.4.6", "scipy": "1.17.1"},
+                                                 "llm": {"backend": "local", "model": "m"}}},
+            {"dataset": "b", "scenario": "general", "method": "sm", "status": "done",
+             "config_hash": "h2"}]   # written before provenance existed
+    p = provenance_rows(recs)
+    assert p["method"].tolist() == ["LS", "SM"]
+    assert p.loc[0, "packages"] == [("numpy", "2.4.6"), ("scipy", "1.17.1")]
+    assert p.loc[1, "git_commit"] == "unknown" and p.loc[1, "packages"] == []
+    assert p.loc[0, "llm_model"] == "m" and p.loc[1, "llm_model"] == ""

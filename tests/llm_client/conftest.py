@@ -61,7 +61,10 @@ class FakeEndpoint:
     """A scripted OpenAI-style endpoint: answers each POST with the next scripted step.
 
     A step is an HTTP status (an error with that status), ``("sleep", s)``
-    (answer after s seconds, to provoke client timeouts) or ``"ok"``. After
+    (answer after s seconds, to provoke client timeouts), ``("trickle", s)``
+    (a valid answer sent one byte every s seconds: no single wait is long),
+    ``("raw", body_bytes)`` (HTTP 200 with that body, e.g. not JSON or huge)
+    or ``"ok"``. After
     the script runs out every request is answered ``"ok"``. With
     ``reject_json_schema`` a request using response_format json_schema gets
     llama-cpp-python's HTTP 500 validation error, before the script is used.
@@ -74,6 +77,7 @@ class FakeEndpoint:
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopped: threading.Event = field(default_factory=threading.Event)   # set at teardown: trickles end
 
     @property
     def attempts(self) -> int:
@@ -98,6 +102,32 @@ def _handler_for(ep: FakeEndpoint) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                 pass
 
+        def _send_raw(self, data: bytes) -> None:
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):  # the client stopped reading (size cap)
+                pass
+
+        def _trickle(self, data: bytes, interval: float) -> None:
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.flush()
+                for i in range(len(data)):
+                    if ep.stopped.is_set():
+                        return
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(interval)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (deadline test)
+                pass
+
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
@@ -119,6 +149,10 @@ def _handler_for(ep: FakeEndpoint) -> type[BaseHTTPRequestHandler]:
             elif isinstance(step, tuple) and step[0] == "sleep":
                 time.sleep(step[1])
                 self._send(200, completion_body(ep.answer))
+            elif isinstance(step, tuple) and step[0] == "trickle":
+                self._trickle(json.dumps(completion_body(ep.answer)).encode(), step[1])
+            elif isinstance(step, tuple) and step[0] == "raw":
+                self._send_raw(step[1])
             else:
                 self._send(200, completion_body(ep.answer))
 
@@ -136,6 +170,7 @@ def fake_endpoint() -> Iterator[FakeEndpoint]:
     try:
         yield ep
     finally:
+        ep.stopped.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -24,7 +24,7 @@ def test_lm_with_the_local_model_writes_valid_rows(mirror):
     X = schema.encode(df)
     cfg = LLMConfig(cache_mode="off", report_words=60, max_tokens=256, n_ctx=2048,
                     min_outputs_per_round=4, max_rounds=10)
-    s = LLMOverSampler(sampling_strategy=0.4, schema=schema, llm=cfg, random_state=1, client=LLMClient(cfg))
+    s = LLMOverSampler(sampling_strategy=0.4, schema=schema, llm=cfg, llm_seed=1, client=LLMClient(cfg))
     t = time.time()
     Xr, yr = s.fit_resample(X, y)
     seconds = time.time() - t

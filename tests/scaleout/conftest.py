@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lsh_bench.runner import run_sweep
+from lsh_bench.sweep import run_sweep
 from lsh_bench.store import load_summary
 from tests.conftest import ROOT, compose_config
 

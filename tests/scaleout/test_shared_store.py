@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock
 
-from lsh_bench.runner import run_sweep
+from lsh_bench.sweep import run_sweep
 from lsh_bench.store import iter_records
 from tests.conftest import ROOT, compose_config
 from tests.scaleout.conftest import DATASETS, cli, common, env, reference_summary, summary

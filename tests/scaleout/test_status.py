@@ -13,7 +13,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from tests.conftest import CONF, compose_config
 from tests.scaleout.conftest import cli
 
-ALL_60 = "dataset=glob(*,exclude=[all,mirrored,smoke,fewshot4])"   # the command docs/scale-out.md shows
+ALL_60 = "dataset=glob(*,exclude=[all,mirrored,smoke,fewshot4,analcatdata_birthday])"   # the command docs/scale-out.md shows
 
 
 def test_glob_sweep_is_one_job_per_paper_dataset() -> None:
@@ -28,7 +28,7 @@ def test_glob_sweep_is_one_job_per_paper_dataset() -> None:
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         parser = OverridesParser.create(config_loader=GlobalHydra.instance().config_loader())
         plain = list(parser.parse_overrides(["dataset=glob(*)"])[0].sweep_string_iterator())
-    assert {"all", "mirrored", "smoke", "fewshot4"} <= set(plain) and len(plain) == 64
+    assert {"all", "mirrored", "smoke", "fewshot4", "analcatdata_birthday"} <= set(plain) and len(plain) == 65
 
 
 def test_status_help_and_sweep_listing(tmp_path: Path) -> None:

@@ -3,6 +3,12 @@
 Backends make exactly one real model call per ``chat`` (plus bounded retries
 for endpoints) and report its token counts and wall time; caching and usage
 accounting live in ``client.py`` so both backends are replayed the same way.
+
+Every request is bounded in time as a whole (``llm.request_deadline_s``), not
+only between two bytes (``llm.timeout_s``): an endpoint that sends one byte
+every half second never times out a per-read timeout and used to hang a unit
+for good. Answers larger than ``llm.max_answer_bytes`` are refused before
+they are parsed or cached.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import atexit
 import glob
 import importlib.util
+import json
 import logging
 import os
 import threading
@@ -123,6 +130,34 @@ def load_llama(path: Path, n_ctx: int, n_threads: int) -> "llama_cpp.Llama":
         return llm
 
 
+class GenerationDeadline:
+    """The end of one local request: ``expired()`` turns true (and stays true) once ``seconds`` have passed.
+
+    llama.cpp asks it through its abort callback between the steps of every
+    ``llama_decode`` -- the prompt's evaluation as well as each generated
+    token -- so a request stops within one step of its deadline. (The chat
+    API of llama-cpp-python 0.3.36 takes no stopping criteria, and its logits
+    processors run inside a C callback where an exception cannot stop anything.)
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends_at = time.monotonic() + seconds
+        self.hit = False
+
+    def expired(self) -> bool:
+        if not self.hit and time.monotonic() >= self.ends_at:
+            self.hit = True
+        return self.hit
+
+
+def _set_abort_callback(llm: "llama_cpp.Llama", callback: Any) -> None:
+    """Install llama.cpp's abort callback on the model's context (returns true: abort the decode)."""
+    import llama_cpp
+
+    llama_cpp.llama_set_abort_callback(llm._ctx.ctx, callback, None)
+
+
 class LocalBackend:
     """The embedded model, in-process via llama-cpp-python, with grammar-constrained JSON.
 
@@ -149,24 +184,48 @@ class LocalBackend:
         self.model = cfg.model
         self.model_path = resolve_model_path(cfg)
         self._llm = load_llama(self.model_path, cfg.n_ctx, cfg.n_threads)
-        with _MODELS_LOCK:
+        with _MODELS_LOCK:      # one lock per Llama object: backends may share it (load_llama)
             self._lock = _MODEL_LOCKS.setdefault(id(self._llm), threading.Lock())
+        self._deadline: GenerationDeadline | None = None     # of the request running now
+        self._abort_callback = self._make_abort_callback()   # kept here: C holds only a pointer to it
+
+    def _make_abort_callback(self) -> Any:
+        import llama_cpp
+
+        def should_abort(_data: Any) -> bool:
+            deadline = self._deadline
+            return deadline is not None and deadline.expired()
+
+        return llama_cpp.ggml_abort_callback(should_abort)
 
     def chat(self, request: ChatRequest) -> ChatResponse:
         with self._lock:
             t0 = time.perf_counter()
+            # The Llama object may be shared with another backend (load_llama): (re)install ours.
+            _set_abort_callback(self._llm, self._abort_callback)
+            deadline = self._deadline = GenerationDeadline(self.cfg.request_deadline_s)
             try:
                 if request.decoding is not None:
                     text, prompt_tokens, completion_tokens, finish, timings = self._decode(request)
                 else:
                     text, prompt_tokens, completion_tokens, finish, timings = self._chat_completion(request)
-            except LLMError:
-                raise
             except Exception as exc:
+                self._forget_prefix()       # an aborted decode leaves the KV cache half-written
+                if deadline.hit:
+                    # Not retried: the same request and seed would generate the same tokens again.
+                    raise LLMError(
+                        f"local LLM {self.model} ({self.model_path}) did not finish its answer within "
+                        f"llm.request_deadline_s={self.cfg.request_deadline_s:g} s (stopped after "
+                        f"{time.perf_counter() - t0:.1f} s); raise the deadline or lower llm.max_tokens"
+                    ) from exc
+                if isinstance(exc, LLMError):
+                    raise
                 raise LLMError(
                     f"local LLM {self.model} ({self.model_path}, n_ctx={self.cfg.n_ctx}) failed: "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
+            finally:
+                self._deadline = None
             seconds = time.perf_counter() - t0
         if finish == "length":
             log.debug("local LLM answer stopped at max_tokens=%d", request.max_tokens)
@@ -180,6 +239,11 @@ class LocalBackend:
             model=self.model,
             timings=timings,
         )
+
+    def _forget_prefix(self) -> None:
+        decoder = _DECODERS.get(id(self._llm))
+        if decoder is not None:
+            decoder.forget_prefix()
 
     def _decode(self, request: ChatRequest) -> tuple[str, int, int, str, dict[str, float] | None]:
         decoder = _DECODERS.get(id(self._llm))
@@ -200,9 +264,7 @@ class LocalBackend:
         )
         if request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
-        decoder = _DECODERS.get(id(self._llm))
-        if decoder is not None:
-            decoder.forget_prefix()     # the KV cache is about to be overwritten
+        self._forget_prefix()       # the KV cache is about to be overwritten
         self._llm.reset()
         out = self._llm.create_chat_completion(**kwargs)
         choice = out["choices"][0]
@@ -291,7 +353,8 @@ class OpenAIBackend:
             if schema is not None:
                 kwargs["response_format"] = self._response_format(schema, use_json_schema)
             try:
-                resp = self._client.chat.completions.create(**kwargs)
+                body = self._attempt(kwargs)
+                response = self._parse(body, time.perf_counter() - t0)
             except openai.APIStatusError as exc:
                 if use_json_schema and _rejects_json_schema(exc):
                     # Not a retry: ask again at once in the form every compatible server knows.
@@ -307,7 +370,7 @@ class OpenAIBackend:
                         f"LLM endpoint {self.base_url} (model {self.model}) refused the request: "
                         f"HTTP {exc.status_code}: {_short(exc)}"
                     ) from exc
-            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+            except (openai.APITimeoutError, openai.APIConnectionError, AnswerRefused) as exc:
                 last = exc
             else:
                 if schema is not None:
@@ -315,7 +378,7 @@ class OpenAIBackend:
                         self.json_schema_supported = True
                     elif self.json_schema_supported is None:
                         self.json_schema_supported = False
-                return self._response(resp, time.perf_counter() - t0)
+                return response
             attempt += 1
             if attempt < attempts:
                 wait = self._backoff(attempt, last)
@@ -327,7 +390,110 @@ class OpenAIBackend:
             what = f"could not reach LLM endpoint {self.base_url}"
         else:
             what = f"LLM endpoint {self.base_url} (model {self.model}) failed"
-        raise LLMError(f"{what} after {attempts} attempt(s) (timeout {self.cfg.timeout_s} s): {_describe(last)}") from last
+        raise LLMError(
+            f"{what} after {attempts} attempt(s) (deadline {self.cfg.request_deadline_s:g} s per request, "
+            f"timeout {self.cfg.timeout_s:g} s per wait): {_describe(last)}"
+        ) from last
+
+    def _attempt(self, kwargs: dict[str, Any]) -> bytes:
+        """One HTTP request, returned as the raw body within ``llm.request_deadline_s``.
+
+        The request runs in a helper thread and the caller waits at most until
+        the deadline: a per-read timeout cannot bound an endpoint that keeps
+        sending a byte now and then, and a socket blocked in ``recv`` cannot be
+        interrupted from outside. At the deadline the helper is told to stop;
+        it does so at its next chunk, or when its own per-read timeout
+        (``min(timeout_s, deadline)``) expires, and closes the connection.
+        """
+        ends_at = time.monotonic() + self.cfg.request_deadline_s
+        stop = threading.Event()
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["body"] = self._fetch(kwargs, ends_at, stop, outcome)
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                outcome["error"] = exc
+
+        helper = threading.Thread(target=run, name="lsh-bench-llm-request", daemon=True)
+        helper.start()
+        helper.join(max(0.0, ends_at - time.monotonic()))
+        if helper.is_alive():
+            stop.set()
+            raise AnswerRefused(
+                f"no complete answer within llm.request_deadline_s={self.cfg.request_deadline_s:g} s "
+                f"({outcome.get('received', 0)} bytes received)"
+            )
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["body"]
+
+    def _fetch(self, kwargs: dict[str, Any], ends_at: float, stop: threading.Event,
+               progress: dict[str, Any]) -> bytes:
+        """Send the request and read the body chunk by chunk, checking the deadline and the size cap.
+
+        ``progress["received"]`` counts the bytes so far (reported when the deadline passes).
+        """
+        per_wait = max(0.001, min(self.cfg.timeout_s, ends_at - time.monotonic()))
+        cap = self.cfg.max_answer_bytes
+        chunks: list[bytes] = []
+        size = 0
+        create = self._client.chat.completions.with_streaming_response.create
+        # openai wraps errors of sending the request and receiving the headers
+        # (APIConnectionError, APITimeoutError, APIStatusError); the body is read here.
+        with create(**kwargs, timeout=per_wait) as resp:
+            body = resp.iter_bytes()
+            while True:
+                try:
+                    chunk = next(body)
+                except StopIteration:
+                    break
+                except Exception as exc:   # the HTTP library's read/timeout/protocol errors
+                    raise AnswerRefused(f"the connection failed while the answer arrived ({size} bytes so far): "
+                                        f"{type(exc).__name__}: {_short(exc)}") from exc
+                size += len(chunk)
+                progress["received"] = size
+                if stop.is_set() or time.monotonic() > ends_at:
+                    raise AnswerRefused(f"answer still arriving at the deadline ({size} bytes)")
+                if size > cap:
+                    raise AnswerRefused(
+                        f"answer larger than llm.max_answer_bytes={cap} bytes (stopped reading at {size}); "
+                        f"not parsed, not cached"
+                    )
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _parse(self, body: bytes, seconds: float) -> ChatResponse:
+        """A chat completion from the raw body; a body that is not one is :class:`AnswerRefused` (retried)."""
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise AnswerRefused(
+                f"answered HTTP 200 with a body that is not JSON ({len(body)} bytes, starting {body[:60]!r})"
+            ) from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list):
+            what = f"keys {sorted(data)[:8]}" if isinstance(data, dict) else f"a JSON {type(data).__name__}"
+            raise AnswerRefused(f"answered HTTP 200 with JSON that is not a chat completion ({what}, no 'choices' list)")
+        if not choices:
+            raise LLMError(f"LLM endpoint {self.base_url} (model {self.model}) returned no choices")
+        message = choices[0].get("message") if isinstance(choices[0], dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
+        if content is not None and not isinstance(content, str):
+            raise AnswerRefused(f"answered with a message content that is not text ({type(content).__name__})")
+        usage = data.get("usage")
+        if not isinstance(usage, dict):
+            log.warning("LLM endpoint %s returned no token usage; counting 0 tokens", self.base_url)
+            usage = {}
+        return ChatResponse(
+            text=content or "",
+            prompt_tokens=_count(usage.get("prompt_tokens")),
+            completion_tokens=_count(usage.get("completion_tokens")),
+            seconds=seconds,
+            cached=False,
+            key="",
+            model=self.model,
+        )
 
     def _backoff(self, attempt: int, exc: BaseException | None) -> float:
         """Exponential backoff; a numeric Retry-After from a 429/503 is honoured (capped)."""
@@ -340,22 +506,18 @@ class OpenAIBackend:
                 pass
         return min(wait, _MAX_BACKOFF_S)
 
-    def _response(self, resp: Any, seconds: float) -> ChatResponse:
-        if not resp.choices:
-            raise LLMError(f"LLM endpoint {self.base_url} (model {self.model}) returned no choices")
-        message = resp.choices[0].message
-        usage = resp.usage
-        if usage is None:
-            log.warning("LLM endpoint %s returned no token usage; counting 0 tokens", self.base_url)
-        return ChatResponse(
-            text=message.content or "",
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            seconds=seconds,
-            cached=False,
-            key="",
-            model=self.model,
-        )
+
+class AnswerRefused(LLMError):
+    """One attempt's answer was not usable: too slow as a whole, too large, or not a chat completion.
+
+    Retried like a timeout; after the last attempt the raised :class:`LLMError`
+    names the endpoint and this reason.
+    """
+
+
+def _count(value: Any) -> int:
+    """A token count from an endpoint's usage block (0 when absent or not a number)."""
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:

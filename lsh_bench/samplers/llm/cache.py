@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from lsh_bench.errors import ConfigError, LLMCacheMiss, LLMError
+from lsh_bench.errors import ConfigError, LLMError
 from lsh_bench.samplers.llm.types import ChatRequest, ChatResponse
 from lsh_bench.store import atomic_write_bytes
 
@@ -79,6 +79,9 @@ class ReplayCache:
 
     cache_dir: Path
     mode: CacheMode = "readwrite"
+    # Largest entry file read (None: no limit): an entry above what any answer within
+    # llm.max_answer_bytes can produce is refused before it is parsed (entry_size_limit).
+    max_entry_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in CACHE_MODES:
@@ -102,6 +105,11 @@ class ReplayCache:
         """The recorded answer (``cached=True``), or None when there is none."""
         path = self.path_for(key)
         try:
+            if self.max_entry_bytes is not None and (size := path.stat().st_size) > self.max_entry_bytes:
+                raise LLMError(
+                    f"replay-cache entry {path} is {size} bytes, more than any answer within "
+                    f"llm.max_answer_bytes can take ({self.max_entry_bytes}); not read. Delete it to re-record it"
+                )
             raw = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
@@ -117,16 +125,6 @@ class ReplayCache:
             key=key,
             model=entry["model"],
         )
-
-    def require(self, key: str) -> ChatResponse:
-        """Like ``get``, but a miss is ``LLMCacheMiss`` (read-only replays)."""
-        hit = self.get(key)
-        if hit is None:
-            raise LLMCacheMiss(
-                f"replay cache {self.cache_dir} (mode {self.mode}) has no entry for key {key} "
-                f"(expected file {self.path_for(key)}); record it with cache_mode=readwrite"
-            )
-        return hit
 
     def put(self, key: str, response: ChatResponse, backend: str) -> Path:
         """Store an answer atomically; returns the entry's path.
@@ -146,8 +144,20 @@ class ReplayCache:
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         data = json.dumps(entry, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
-        atomic_write_bytes(path, data)
+        try:
+            atomic_write_bytes(path, data)
+        except OSError as exc:     # disk full, read-only: name the cache, not just the errno
+            raise LLMError(f"cannot write replay-cache entry {path}: [Errno {exc.errno}] {exc.strerror or exc}") from exc
         return path
+
+
+def entry_size_limit(max_answer_bytes: int) -> int:
+    """The largest entry file an answer of ``max_answer_bytes`` can make.
+
+    JSON escapes a character into at most 6 bytes (``\\u001f``); 64 KiB covers
+    the other fields and the indentation.
+    """
+    return 6 * max_answer_bytes + 65536
 
 
 def _parse_entry(raw: str, path: Path, key: str) -> dict[str, Any]:

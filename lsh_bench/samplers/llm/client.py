@@ -12,8 +12,8 @@ import dataclasses
 import os
 import threading
 
-from lsh_bench.errors import LLMCacheMiss
-from lsh_bench.samplers.llm.cache import ReplayCache, cache_key
+from lsh_bench.errors import LLMCacheMiss, LLMError
+from lsh_bench.samplers.llm.cache import ReplayCache, cache_key, entry_size_limit
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.types import ChatBackend, ChatRequest, ChatResponse, LLMUsage
 
@@ -28,7 +28,7 @@ class LLMClient:
 
     def __init__(self, cfg: LLMConfig, backend: ChatBackend | None = None) -> None:
         self.cfg = cfg
-        self.cache = ReplayCache(cfg.cache_dir, cfg.cache_mode)
+        self.cache = ReplayCache(cfg.cache_dir, cfg.cache_mode, max_entry_bytes=entry_size_limit(cfg.max_answer_bytes))
         self.usage = LLMUsage()
         self._backend = backend
         self._lock = threading.Lock()          # usage updates
@@ -64,6 +64,15 @@ class LLMClient:
                     f"llm.cache_mode=readwrite"
                 )
         response = dataclasses.replace(self.backend.chat(request), cached=False, key=key, model=self.cfg.model)
+        # Every backend, before the answer is counted, parsed or cached (the endpoint
+        # backend also stops reading its HTTP body at this size).
+        size = len(response.text.encode("utf-8"))
+        if size > self.cfg.max_answer_bytes:
+            raise LLMError(
+                f"the answer of the LLM ({self.cfg.backend} backend, model {self.cfg.model}"
+                f"{', ' + self.cfg.base_url if self.cfg.backend == 'openai' and self.cfg.base_url else ''}) is "
+                f"{size} bytes, more than llm.max_answer_bytes={self.cfg.max_answer_bytes}; not parsed, not cached"
+            )
         with self._lock:
             u = self.usage
             u.calls += 1

@@ -1,4 +1,4 @@
-"""The LLM row generator (SPEC section 3): report -> variables -> rounds of programs -> N rows.
+"""The LLM row generator (docs/protocol.md, "The LLM generator"): report -> variables -> rounds of programs -> N rows.
 
 ``generate_rows`` is the whole pipeline for one training part's minority,
 one named step each:

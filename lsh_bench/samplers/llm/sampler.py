@@ -1,10 +1,11 @@
-"""LM: the LLM writes every synthetic minority row needed to reach the ratio (SPEC section 1).
+"""LM: the LLM writes every synthetic minority row needed to reach the ratio (docs/protocol.md, "Methods").
 
 An imbalanced-learn over-sampler: hyper-parameters stored unchanged in
 ``__init__``, all work in ``fit_resample``, fitted state with a trailing
 underscore. A float ``sampling_strategy`` is minority/majority after
 resampling (imblearn's meaning), and the sampler adds exactly as many rows as
-imblearn's SMOTE would for that ratio: ``int(n_majority * r - n_minority)``.
+imblearn's SMOTE would for that ratio (:func:`lsh_bench.protocol.rows_to_add`).
+The LLM's seed is ``llm_seed`` (``seeds.llm``), as in LS.
 
 Zero-shot: imblearn's input checks need both classes, and a training part
 with no minority row has one. ``fit_resample`` then skips imblearn's checks
@@ -23,10 +24,11 @@ from imblearn.over_sampling.base import BaseOverSampler
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils._param_validation import Interval
 
+from lsh_bench.config import LLMConfig
 from lsh_bench.data.schema import Column, FeatureSchema
-from lsh_bench.data.splits import smote_rows_to_add
-from lsh_bench.errors import RatioNotApplicable
-from lsh_bench.samplers.llm.config import LLMConfig
+from lsh_bench.protocol import require_rows_to_add
+from lsh_bench.samplers.llm.client import get_client
+from lsh_bench.samplers.llm.generator import generate_rows
 from lsh_bench.samplers.llm.types import LLMUsage
 
 MINORITY_LABEL = 1   # the harness's convention (target 1 = minority); used when the class is absent
@@ -48,17 +50,6 @@ def minority_majority(y: np.ndarray) -> tuple[Any, Any, int, int]:
     raise ValueError(f"the LLM samplers need a binary target, got {len(labels)} classes")
 
 
-def rows_to_add(ratio: float, n_minority: int, n_majority: int) -> int:
-    """imblearn's SMOTE count for a float ratio; RatioNotApplicable below one row."""
-    n = smote_rows_to_add(n_majority, n_minority, ratio)
-    if n < 1:
-        raise RatioNotApplicable(
-            f"ratio {ratio} adds int({n_majority} * {ratio} - {n_minority}) = {n} rows (< 1): "
-            f"the minority/majority is already {n_minority / max(n_majority, 1):.4f}"
-        )
-    return n
-
-
 def default_schema(n_features: int) -> FeatureSchema:
     """All-numeric schema with names x0, x1, ... (used when none is given, e.g. plain arrays)."""
     return FeatureSchema(tuple(Column(f"x{j}", "numeric") for j in range(n_features)))
@@ -67,6 +58,7 @@ def default_schema(n_features: int) -> FeatureSchema:
 class LLMOverSampler(BaseOverSampler):
     """LM: LLM-generated minority rows up to ``sampling_strategy`` (float ratio).
 
+    ``llm_seed``: the seed of every LLM request and of the row draws.
     ``client``: optional chat client (tests, custom endpoints); default
     ``get_client(llm)``. Fitted: ``n_generated_``, ``usage_`` (the client's
     usage of this fit), ``generation_`` (``GenerationStats``).
@@ -78,7 +70,7 @@ class LLMOverSampler(BaseOverSampler):
         "sampling_strategy": [Interval(numbers.Real, 0, 1, closed="right")],
         "schema": [FeatureSchema, None],
         "llm": [LLMConfig, None],
-        "random_state": [numbers.Integral],
+        "llm_seed": [numbers.Integral],
         "client": "no_validation",
     }
 
@@ -88,20 +80,21 @@ class LLMOverSampler(BaseOverSampler):
         *,
         schema: FeatureSchema | None = None,
         llm: LLMConfig | None = None,
-        random_state: int = 0,
+        llm_seed: int = 0,
         client: Any = None,
     ) -> None:
         super().__init__(sampling_strategy=sampling_strategy)
         self.schema = schema
         self.llm = llm
-        self.random_state = random_state
+        self.llm_seed = llm_seed
         self.client = client
 
     # -- imblearn entry point, with the zero-shot bypass
     def fit_resample(self, X, y, **params):
         y_arr = column_or_1d(np.asarray(y))
         _, _, n_min, n_maj = minority_majority(y_arr)
-        rows_to_add(float(self.sampling_strategy), n_min, n_maj)  # RatioNotApplicable before imblearn's ValueError
+        # RatioNotApplicable before imblearn's ValueError
+        require_rows_to_add(float(self.sampling_strategy), n_minority=n_min, n_majority=n_maj)
         if n_min > 0:
             return super().fit_resample(X, y, **params)
         # zero-shot: imblearn would reject a one-class y; validate by hand and go straight to the work
@@ -119,27 +112,21 @@ class LLMOverSampler(BaseOverSampler):
         return schema
 
     def _client(self, cfg: LLMConfig) -> Any:
-        if self.client is not None:
-            return self.client
-        from lsh_bench.samplers.llm.client import get_client
-
-        return get_client(cfg)
+        return self.client if self.client is not None else get_client(cfg)
 
     def _fit_resample(self, X, y):
-        from lsh_bench.samplers.llm.generator import generate_rows
-
         X = np.asarray(X, dtype=float)
         y = np.asarray(y)
         label_min, _, n_min, n_maj = minority_majority(y)
-        n_new = rows_to_add(float(self.sampling_strategy), n_min, n_maj)
+        n_new = require_rows_to_add(float(self.sampling_strategy), n_minority=n_min, n_majority=n_maj)
         cfg = self.llm if self.llm is not None else LLMConfig()
         schema = self._schema(X.shape[1])
         client = self._client(cfg)
         take = getattr(client, "take_usage", None)
         if take is not None:
-            take()  # drop anything not ours: usage_ is this fit's usage only
+            take()  # resets the client's counter: usage_ is this fit's usage only, what came before is not ours
         rows, stats = generate_rows(
-            X[y == label_min], n_new, schema=schema, cfg=cfg, seed=int(self.random_state),
+            X[y == label_min], n_new, schema=schema, cfg=cfg, seed=int(self.llm_seed),
             client=client, X_train=X,
         )
         self.usage_: LLMUsage = take() if take is not None else stats.usage

@@ -1,4 +1,4 @@
-"""The state machine that turns an LLM *program* into rows (SPEC section 3, step 3).
+"""The state machine that turns an LLM *program* into rows (docs/protocol.md, "The LLM generator", step 3).
 
 Pure numpy, no LLM: a program is a list of operations on a state (one value
 per column, in the encoded space the samplers work in — categorical columns

@@ -1,0 +1,89 @@
+"""The ``llm=`` config group's model: which LLM writes rows, how it is sampled and cached.
+
+A module of its own, with no imports from the package: :mod:`lsh_bench.config`
+composes it into the run config, and the LLM code (``samplers/llm``) reads it,
+without either importing the other's package.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# An environment variable's name as POSIX tools write them: upper-case letters,
+# digits and "_", not starting with a digit. Lower case is refused on purpose:
+# API keys mix cases, variable names (OPENAI_API_KEY) do not.
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+
+API_KEY_ENV_RULE = (
+    "must be the NAME of the environment variable that holds the API key "
+    "(upper-case letters, digits and _, at most 64 characters, e.g. OPENAI_API_KEY), not the key itself; "
+    "the value given does not look like a variable name and is not shown, as it may be a secret. "
+    "Put the key in an environment variable (export MY_KEY=...) and pass llm.api_key_env=MY_KEY"
+)
+
+
+def looks_like_env_name(value: str) -> bool:
+    """True for a plausible variable name; False for anything that may be a pasted key.
+
+    Besides the character rule, a long name without any "_" that holds digits
+    (AKIAIOSFODNN7EXAMPLE, hex or base32 tokens) is taken for a key.
+    """
+    if not _ENV_NAME.fullmatch(value):
+        return False
+    return not (len(value) >= 16 and "_" not in value and any(c.isdigit() for c in value))
+
+
+class LLMConfig(BaseModel):
+    """Which LLM writes rows, how it is sampled, and how its answers are cached.
+
+    API keys are never part of the config: ``api_key_env`` names the
+    environment variable that holds the key, and a value that looks like a
+    key is refused without being echoed. ``strict``: a boolean is not a
+    number here (``llm.max_retries=true`` is an error, not 1).
+    """
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), strict=True)
+
+    backend: Literal["local", "openai"] = "local"
+    model: str = "SmolLM2-135M-Instruct-Q4_1"
+    model_path: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    temperature: float = Field(0.8, ge=0.0, le=2.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    max_tokens: int = Field(768, gt=0)
+    # Endpoints: the longest wait for the connection or for the next bytes of an answer.
+    timeout_s: float = Field(120, gt=0)
+    # Every backend: the longest one request may take as a whole (connect + the complete
+    # answer; local: generation), so an endpoint that trickles bytes cannot hang a unit.
+    # An endpoint request over it counts as a timeout (retried, max_retries).
+    request_deadline_s: float = Field(600, gt=0)
+    # The largest answer accepted (bytes of the HTTP body / of the text); a larger one is
+    # refused before it is parsed or cached (an endpoint once sent 54 MB).
+    max_answer_bytes: int = Field(1_000_000, gt=0)
+    max_retries: int = Field(3, ge=0)          # retries after the first attempt (endpoints only)
+    retry_backoff_s: float = Field(1.0, ge=0)   # first retry wait; doubles per retry, capped at 60 s
+    n_ctx: int = Field(8192, gt=0)
+    n_threads: int = Field(1, gt=0)             # local backend: llama.cpp threads; 2 only on an idle machine
+    price_per_1k_prompt: float | None = None
+    price_per_1k_completion: float | None = None
+    cache_mode: Literal["readwrite", "readonly", "off"] = "readwrite"
+    cache_dir: str = "results/llm_cache"
+    example_rows: int = Field(30, gt=0)
+    min_outputs_per_round: int = Field(10, gt=0)
+    max_rounds: int = Field(50, gt=0)
+    # Times each accepted program is executed (fresh start row and jitter each time). The paper
+    # executes a program once (1); the embedded 135M model writes ~5 usable outputs per program,
+    # so conf/llm/local.yaml raises it to keep LM sweeps to minutes, not hours.
+    executions_per_program: int = Field(1, ge=1, le=100)
+    report_words: int = Field(500, gt=0)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _api_key_env_is_a_name(cls, value: str | None) -> str | None:
+        if value is not None and not looks_like_env_name(value):
+            raise ValueError(API_KEY_ENV_RULE)
+        return value
