@@ -148,7 +148,7 @@ def run_worker(impl_root: Path, input_path: Path, out_path: Path) -> None:
     t0 = time.perf_counter()
     recorder = Recorder(make_backend(cfg))        # loads the model: not part of the LLM time
     load_seconds = time.perf_counter() - t0
-    sampler = LLMOverSampler(sampling_strategy=task["ratio"], schema=schema, llm=cfg, random_state=task["seed"],
+    sampler = LLMOverSampler(sampling_strategy=task["ratio"], schema=schema, llm=cfg, llm_seed=task["seed"],
                              client=LLMClient(cfg, backend=recorder))
     load_before = load()
     t0, cpu0 = time.perf_counter(), time.process_time()

@@ -28,9 +28,6 @@ OPTIONAL_HEAVY = {"llama_cpp", "openai", "openml"}
 
 #: (file, what) -> why it is allowed for now. Files of samplers/llm/ are being split by #15 (LLM speed).
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("samplers/llm/schemas.py", "module lines"): "#15 splits answer models from parsing",
-    ("samplers/llm/schemas.py", "parse_variables"): "#15 splits parse_variables into named steps",
-    ("samplers/llm/generator.py", "generate_rows"): "#15 splits generate_rows into named steps",
     ("samplers/llm/generator.py", "import lsh_bench.samplers.llm.client"): "#15's file: a deferral, not a cycle",
     ("samplers/llm/client.py", "import lsh_bench.samplers.llm.backends"): "#18's file: a deferral, not a cycle",
     ("data/loader.py", "import sklearn.datasets"): "#12's file: scikit-learn's embedded copy, used for wdbc only",

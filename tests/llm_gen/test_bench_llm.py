@@ -39,7 +39,7 @@ def test_recorder_and_summary_count_calls_caps_and_shares() -> None:
     X = np.column_stack([rng.normal(size=40), rng.integers(0, 5, 40)]).astype(float)
     y = np.array([0] * 30 + [1] * 10)
     cfg = LLMConfig(cache_mode="off", min_outputs_per_round=1, executions_per_program=5, max_rounds=30)
-    s = LLMOverSampler(sampling_strategy=1.0, schema=schema, llm=cfg, random_state=0, client=recorder)
+    s = LLMOverSampler(sampling_strategy=1.0, schema=schema, llm=cfg, llm_seed=0, client=recorder)
     Xr, _ = s.fit_resample(X, y)
     steps = [c["step"] for c in recorder.calls]
     assert steps[:3] == ["report", "variables", "program"] and len(recorder.calls) == fake.calls

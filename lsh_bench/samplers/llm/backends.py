@@ -26,13 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from lsh_bench.errors import ConfigError, LLMError
 from lsh_bench.samplers.llm.config import LLMConfig
+from lsh_bench.samplers.llm.decoding import LocalDecoder
 from lsh_bench.samplers.llm.types import ChatBackend, ChatRequest, ChatResponse
 
 if TYPE_CHECKING:  # llama_cpp and openai are imported only when a backend is built
     import llama_cpp
     import openai
-
-    from lsh_bench.samplers.llm.decoding import LocalDecoder
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +247,6 @@ class LocalBackend:
     def _decode(self, request: ChatRequest) -> tuple[str, int, int, str, dict[str, float] | None]:
         decoder = _DECODERS.get(id(self._llm))
         if decoder is None:
-            from lsh_bench.samplers.llm.decoding import LocalDecoder
-
             decoder = _DECODERS[id(self._llm)] = LocalDecoder(self._llm)
         out = decoder.decode(request, sampling_seed(request))
         return out.text, out.prompt_tokens, out.completion_tokens, out.finish_reason, out.timings

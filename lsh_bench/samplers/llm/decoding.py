@@ -36,6 +36,7 @@ Why it is fast (measured in ``scripts/bench_llm.py``):
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import time
@@ -105,8 +106,6 @@ class _Prose:
 
 def _piece(llama_cpp: Any, vocab: Any, token: int) -> bytes:
     """The bytes a token stands for (``LlamaModel.token_to_piece`` returns its whole 32-byte buffer)."""
-    import ctypes
-
     size = 64
     while True:
         buf = ctypes.create_string_buffer(size)
