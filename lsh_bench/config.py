@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator
 
 from lsh_bench.errors import ConfigError
-from lsh_bench.llm_config import LLMConfig
+from lsh_bench.llm_config import LLM_EXECUTION_FIELDS, LLMConfig
 
 
 class _Strict(BaseModel):
@@ -141,6 +141,8 @@ class MethodSpec(_StrictTypes):
     target: str | None = Field(alias="_target_")
     k_neighbors: int = Field(5, ge=1)
     traits: MethodTraits = MethodTraits()
+    # Methods with seeds at r0 (LS): also score at r0, where LS's rows are LM's (the paper did not).
+    score_r0: bool = False
 
     @property
     def resamples(self) -> bool:
@@ -157,14 +159,26 @@ class MethodSpec(_StrictTypes):
 
         The class and the traits are those of ``kind`` (checked by the
         registry), so they are not hashed apart: the hashes of the results
-        written before ``_target_``/``traits`` existed stay valid.
+        written before ``_target_``/``traits`` existed stay valid; so do ``score_r0=true`` ones (LS before it).
         """
-        return {"name": self.name, "kind": self.kind, "k_neighbors": self.k_neighbors}
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "k_neighbors": self.k_neighbors}
+        if self.traits.seeds_at_r0 and not self.score_r0:
+            out["score_r0"] = False
+        return out
 
 
 class ScenarioSpec(_StrictTypes):
-    name: Literal["general", "fewshot", "zeroshot"]
+    """``construction``: paper = whole dataset reduced, then split (``data/scenarios.py``); per_fold =
+    each training part thinned (``data/splits.py``). ``disjoint_extra``: the paper's samples not overlapping."""
+
+    name: Literal["general", "fewshot", "fewshot05", "zeroshot"]
     minority_fraction: float | None = Field(None, ge=0.0, le=1.0)
+    construction: Literal["paper", "per_fold"] = "per_fold"
+    disjoint_extra: bool = False
+
+    def hash_fields(self) -> dict[str, Any]:  # the construction only off its legacy values: old hashes kept
+        return self.model_dump(exclude={k for k, v in (("construction", "per_fold"), ("disjoint_extra", False))
+                                        if getattr(self, k) == v})
 
 
 class PreprocessSpec(_StrictTypes):
@@ -360,12 +374,6 @@ def stable_hash(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
 
 
-LLM_EXECUTION_FIELDS = {
-    "cache_mode", "cache_dir", "timeout_s", "max_retries", "retry_backoff_s", "n_threads", "model_path", "api_key_env",
-    "request_deadline_s", "max_answer_bytes",
-}
-
-
 def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
     """Hash of everything that can change one unit's scores.
 
@@ -379,7 +387,7 @@ def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
         "dataset": dataset.model_dump(),
         "data": cfg.data.model_dump(include=DataSpec.CONTENT_FIELDS),
         "method": cfg.method.hash_fields(),
-        "scenario": cfg.scenario.model_dump(),
+        "scenario": cfg.scenario.hash_fields(),
         "preprocess": cfg.preprocess.model_dump(),
         "classifiers": [c.model_dump() for c in cfg.classifiers()],
         "ratios": cfg.ratios,
@@ -387,7 +395,6 @@ def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
         "protocol": cfg.protocol.model_dump(),
     }
     if cfg.method.traits.uses_llm:
-        # Execution details only (where answers are cached, how to retry, local
-        # paths, threads): replayed answers are the same whatever they are.
-        payload["llm"] = cfg.llm.model_dump(exclude=LLM_EXECUTION_FIELDS)
+        # Not the execution details (llm_config.LLM_EXECUTION_FIELDS): replays do not depend on them.
+        payload["llm"] = cfg.llm.hash_payload(LLM_EXECUTION_FIELDS)
     return stable_hash(payload)

@@ -8,9 +8,9 @@ without either importing the other's package.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # An environment variable's name as POSIX tools write them: upper-case letters,
 # digits and "_", not starting with a digit. Lower case is refused on purpose:
@@ -34,6 +34,14 @@ def looks_like_env_name(value: str) -> bool:
     if not _ENV_NAME.fullmatch(value):
         return False
     return not (len(value) >= 16 and "_" not in value and any(c.isdigit() for c in value))
+
+
+# Execution details only (where answers are cached, how to retry, local paths, threads): replayed
+# answers are the same whatever they are, so they stay out of a unit's config hash.
+LLM_EXECUTION_FIELDS = {
+    "cache_mode", "cache_dir", "timeout_s", "max_retries", "retry_backoff_s", "n_threads", "model_path", "api_key_env",
+    "request_deadline_s", "max_answer_bytes",
+}
 
 
 class LLMConfig(BaseModel):
@@ -80,6 +88,33 @@ class LLMConfig(BaseModel):
     # so conf/llm/local.yaml raises it to keep LM sweeps to minutes, not hours.
     executions_per_program: int = Field(1, ge=1, le=100)
     report_words: int = Field(500, gt=0)
+    # Which generator turns answers into rows (docs/paper_generator.md): "paper" = the paper's code
+    # (init zeros, its five distributions, no clipping; endpoint presets), "guarded" = the harness's
+    # own for small models (real start rows, enums, repairs, clipping; llm=local).
+    generator: Literal["paper", "guarded"] = "guarded"
+    # The prompt set (samplers/llm/prompt_sets/<name>/ or a directory): "paper" = the paper's
+    # appendix A.2 verbatim, "compact" = short prompts for small models. Its answer format must
+    # be the generator's (checked when the config is read).
+    prompts: str = Field("compact", min_length=1)
+
+    #: The values every unit had before ``generator``/``prompts`` existed: left out of the unit's
+    #: config hash when they hold them, so the results of ``llm=local`` keep their identity.
+    LEGACY_DEFAULTS: ClassVar[dict[str, str]] = {"generator": "guarded", "prompts": "compact"}
+
+    def hash_payload(self, exclude: set[str]) -> dict[str, object]:
+        """What of the LLM config enters a unit's hash: all but ``exclude``, and the new keys only off their legacy value."""
+        legacy = {k for k, v in self.LEGACY_DEFAULTS.items() if getattr(self, k) == v}
+        return self.model_dump(exclude=exclude | legacy)
+
+    @model_validator(mode="after")
+    def _prompts_fit_the_generator(self) -> "LLMConfig":
+        # The shipped sets; a directory's answer format is checked when it is loaded.
+        wrong = {"paper": "compact", "guarded": "paper"}[self.generator]
+        if self.prompts == wrong:
+            raise ValueError(f"llm.prompts={wrong} is written for the other generator; llm.generator={self.generator} "
+                             f"needs llm.prompts={'paper' if self.generator == 'paper' else 'compact'} "
+                             "(or a directory of that answer format)")
+        return self
 
     @field_validator("api_key_env")
     @classmethod

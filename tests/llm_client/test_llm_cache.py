@@ -72,6 +72,7 @@ def test_key_ignores_schema_key_order() -> None:
     {"seed": 1},
     {"draw": 1},
     {"decoding": {"grammar": "root ::= \"{}\""}},
+    {"strict_schema": True},
 ])
 def test_every_request_field_changes_the_key(change: dict[str, Any]) -> None:
     assert cache_key("local", "m", REQ) != cache_key("local", "m", dataclasses.replace(REQ, **change))
@@ -86,7 +87,8 @@ def test_backend_and_model_change_the_key() -> None:
 def test_request_fields_are_all_covered_by_the_key() -> None:
     # A new ChatRequest field must be added to the key (and to the parametrized test above).
     assert {f.name for f in dataclasses.fields(ChatRequest)} == {
-        "messages", "json_schema", "max_tokens", "temperature", "top_p", "seed", "draw", "decoding"}
+        "messages", "json_schema", "max_tokens", "temperature", "top_p", "seed", "draw", "decoding", "strict_schema"}
+    # strict_schema=False (every request before it existed) leaves the key as it was: the golden key above holds
 
 
 # --------------------------------------------------------------------------- modes

@@ -208,6 +208,9 @@ def test_request_carries_sampling_settings_key_and_json_schema(tmp_path: Path, k
     assert body["response_format"]["json_schema"]["strict"] is False
     assert headers.get("authorization") == f"Bearer {key_env}"
     assert backend.json_schema_supported is True
+    # the paper generator's requests: OpenAI's strict structured output, as beta.chat.completions.parse sent it
+    backend.chat(dataclasses.replace(REQ, strict_schema=True))
+    assert fake_endpoint.requests[1]["response_format"]["json_schema"]["strict"] is True
 
 
 def test_json_schema_rejection_falls_back_once_and_is_remembered(tmp_path: Path, key_env: str,

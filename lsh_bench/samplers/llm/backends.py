@@ -321,11 +321,11 @@ class OpenAIBackend:
     def __repr__(self) -> str:
         return f"OpenAIBackend(base_url={self.base_url!r}, model={self.model!r})"
 
-    def _response_format(self, schema: dict[str, Any], use_json_schema: bool) -> dict[str, Any]:
+    def _response_format(self, schema: dict[str, Any], use_json_schema: bool, strict: bool = False) -> dict[str, Any]:
         if use_json_schema:
             name = str(schema.get("title") or "answer")
             name = "".join(c if c.isalnum() or c in "_-" else "_" for c in name)[:64]
-            return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+            return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": strict}}
         # "schema" is llama-cpp-python's extension (it compiles a grammar); other servers ignore it.
         return {"type": "json_object", "schema": schema}
 
@@ -348,7 +348,7 @@ class OpenAIBackend:
         attempt = 0
         while attempt < attempts:
             if schema is not None:
-                kwargs["response_format"] = self._response_format(schema, use_json_schema)
+                kwargs["response_format"] = self._response_format(schema, use_json_schema, request.strict_schema)
             try:
                 body = self._attempt(kwargs)
                 response = self._parse(body, time.perf_counter() - t0)

@@ -65,6 +65,8 @@ def cache_key(backend: str, model: str, request: ChatRequest) -> str:
     }
     if request.decoding is not None:  # the local decoder's grammar and sampler shape the answer
         payload["decoding"] = request.decoding
+    if request.strict_schema:  # an endpoint constrains a strict schema's answer fully (keys of older requests kept)
+        payload["strict_schema"] = True
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

@@ -48,7 +48,7 @@ import numpy as np
 
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.errors import LLMOutputInvalid
-from lsh_bench.samplers.llm import prompts
+from lsh_bench.samplers.llm import compact_prompts, prompts
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.decoding import decoding_request
 from lsh_bench.samplers.llm.grammar import max_bytes
@@ -91,7 +91,7 @@ class _Generation:
         return np.random.default_rng(np.random.SeedSequence([int(self.seed), int(self.n_rows), *key]))
 
     def system(self) -> tuple[str, str]:
-        return ("system", prompts.system(self.n_rows))
+        return ("system", compact_prompts.system(self.n_rows, self.cfg.prompts))
 
 
 def ask_report(g: _Generation) -> str:
@@ -106,7 +106,8 @@ def ask_report(g: _Generation) -> str:
     shown = rows_that_fit(g.X_minority, g.schema, g.cfg.n_ctx - budget - PROMPT_OVERHEAD_TOKENS,
                           len(g.X_minority), g.rng(1))
     g.stats.rows_shown_report = len(shown)
-    msg = prompts.report(g.schema, to_csv(shown, g.schema), len(shown), len(g.X_minority), words)
+    msg = compact_prompts.report(g.schema, to_csv(shown, g.schema), len(shown), len(g.X_minority), words,
+                                 g.cfg.prompts)
     return g.session.retrying("report", [g.system(), ("user", msg)], None, budget,
                               lambda t: parse_report(t, words, g.stats.repairs), decoding=decoding)
 
@@ -120,7 +121,7 @@ def ask_variables(g: _Generation, report: str) -> tuple[list[Variable], dict[str
         decoding: dict[str, Any] | None = decoding_request(grammar=grammar)
     else:
         budget, decoding = min(g.cfg.n_ctx // 2, max(g.cfg.max_tokens, 80 * len(g.schema))), None
-    msg = prompts.variables(g.schema, report)
+    msg = compact_prompts.variables(g.schema, report, g.cfg.prompts)
     variables, descriptions = g.session.retrying(
         "variables", [g.system(), ("user", msg)], json_schema(vmodel), budget,
         lambda t: parse_variables(t, g.schema, g.observed, g.fallback, g.stats.repairs),
@@ -143,7 +144,8 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
         decoding: dict[str, Any] | None = decoding_request(grammar=grammar, prefix_until=prompts.PROGRAM_ROUND_PART)
     else:
         budget, decoding = g.cfg.max_tokens, None
-    fixed = (estimated_tokens(report) + estimated_tokens(prompts.variables_text(variables, descriptions))
+    listed = compact_prompts.variables_text(variables, descriptions, g.cfg.prompts)
+    fixed = (estimated_tokens(report) + estimated_tokens(listed)
              + PROMPT_OVERHEAD_TOKENS + budget)
     start_mid = np.array([[midpoint(v) for v in variables]])
     rows: list[np.ndarray] = []
@@ -155,8 +157,8 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
                                  last, f", only {total} of {g.n_rows} rows after max_rounds={g.cfg.max_rounds} rounds")
         r = g.rng(3, attempt)
         example = rows_that_fit(g.X_minority, g.schema, g.cfg.n_ctx - fixed, g.cfg.example_rows, r)
-        msg = prompts.program(g.schema, report, variables, descriptions, to_csv(example, g.schema),
-                              g.cfg.min_outputs_per_round)
+        msg = compact_prompts.program(g.schema, report, variables, descriptions, to_csv(example, g.schema),
+                                      g.cfg.min_outputs_per_round, g.cfg.prompts)
         text = g.session.ask("program", [g.system(), ("user", msg)], pschema, budget, decoding).text
         attempt += 1
         if strict_ok(pmodel, text):

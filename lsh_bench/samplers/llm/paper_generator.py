@@ -67,6 +67,7 @@ from pydantic import ValidationError
 
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.errors import LLMOutputInvalid
+from lsh_bench.samplers.llm.client import get_client
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.paper_machine import PaperProgramError, degenerate_reason, run_program
 from lsh_bench.samplers.llm.paper_prompts import (
@@ -77,7 +78,7 @@ from lsh_bench.samplers.llm.paper_prompts import (
     variables_messages,
 )
 from lsh_bench.samplers.llm.paper_schemas import StateObjectOpSequence, VariableSpecs, response_schema
-from lsh_bench.samplers.llm.prompt_files import PromptSet, load_prompt_set
+from lsh_bench.samplers.llm.prompt_files import PromptSet, PromptSetError, load_prompt_set
 from lsh_bench.samplers.llm.types import ChatBackend, ChatRequest, ChatResponse, LLMUsage
 
 STREAM_SAMPLE, STREAM_MACHINE, STREAM_SURPLUS = 10, 11, 12
@@ -139,9 +140,10 @@ class _Session:
         self.draws: Counter = Counter()
 
     def ask(self, step: str, messages: list[tuple[str, str]], schema: dict | None) -> ChatResponse:
+        # strict: the schemas are openai's strict conversion, sent as beta.chat.completions.parse sent them
         req = ChatRequest(messages=tuple(messages), json_schema=schema, max_tokens=int(self.cfg.max_tokens),
                           temperature=self.cfg.temperature, top_p=self.cfg.top_p, seed=self.seed,
-                          draw=self.draws[step])
+                          draw=self.draws[step], strict_schema=schema is not None)
         self.draws[step] += 1
         resp = self.client.chat(req)
         u = self.stats.usage
@@ -206,6 +208,118 @@ def _rows(outputs: list[dict[str, Any]], names: list[str], label_name: str,
     return values, absent
 
 
+@dataclass
+class _PaperRun:
+    """What the steps of one paper-mode generation share."""
+
+    session: _Session
+    ps: PromptSet
+    schema: FeatureSchema
+    cfg: LLMConfig
+    seed: int
+    n_rows: int
+    X_minority: np.ndarray
+    label_name: str
+
+    @property
+    def stats(self) -> PaperGenerationStats:
+        return self.session.stats
+
+    @property
+    def names(self) -> list[str]:
+        return self.schema.names
+
+    def rng(self, *key: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([int(self.seed), int(self.n_rows), *key]))
+
+
+def _fill_values(X_train: np.ndarray | None, schema: FeatureSchema) -> np.ndarray:
+    """The training part's column means (finite values only): what a missing or non-finite value becomes."""
+    if X_train is None or len(X_train) == 0:
+        raise ValueError("generate_rows_paper needs X_train, the whole training part: its column means fill "
+                         "missing values (the paper's fillna(df.mean()))")
+    X_train = np.asarray(X_train, dtype=float).reshape(-1, len(schema))
+    fill_values = np.nanmean(np.where(np.isfinite(X_train), X_train, np.nan), axis=0)
+    if not np.all(np.isfinite(fill_values)):
+        bad = [n for n, f in zip(schema.names, fill_values) if not np.isfinite(f)]
+        raise ValueError(f"X_train has a column without finite values: {bad}")
+    return fill_values
+
+
+def ask_report_and_variables(run: _PaperRun) -> tuple[str, VariableSpecs]:
+    """Steps 1-2: the report and the variable specs, each once, from all the minority rows."""
+    csv_all = data_csv(run.X_minority, run.names, run.label_name)
+    run.stats.rows_shown_report = len(run.X_minority)
+    report = run.session.ask("report", report_messages(run.ps, csv_all), None).text
+    run.stats.report_words = len(report.split())
+    specs = _variables(run.session, run.ps, csv_all, run.names)
+    run.stats.variables = [v.model_dump(mode="json") for v in specs.variables]
+    return report, specs
+
+
+def _one_round(run: _PaperRun, report: str, specs: VariableSpecs, schema: dict) -> tuple[list | None, str]:
+    """One program round: the outputs, or ``None`` and why not (counted in ``rejected``)."""
+    k = run.stats.rounds_asked
+    sample_size = min(run.cfg.example_rows, len(run.X_minority))
+    shown = run.rng(STREAM_SAMPLE, k).choice(len(run.X_minority), size=sample_size, replace=False)
+    run.stats.sample_sizes.append(sample_size)
+    msgs = program_messages(run.ps, report, data_csv(run.X_minority[shown], run.names, run.label_name),
+                            run.cfg.min_outputs_per_round, specs)
+    text = run.session.ask("program", msgs, schema).text
+    run.stats.rounds_asked += 1
+    try:
+        program = StateObjectOpSequence.model_validate_json(text.strip())
+        outputs = run_program(program, specs, run.rng(STREAM_MACHINE, k))
+    except ValidationError as exc:
+        reason, last = "schema_invalid", f"not a StateObjectOpSequence answer: {str(exc)[:300]}"
+    except PaperProgramError as exc:
+        reason, last = exc.reason, str(exc)
+    else:
+        if outputs:
+            return outputs, ""
+        reason, last = "no_output", f"a program of {len(program.op_seq)} operations with no output"
+    run.stats.rejected[f"program:{reason}"] += 1
+    return None, last
+
+
+def program_rounds(run: _PaperRun, report: str, specs: VariableSpecs) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Step 3: rounds until at least N outputs exist; each block is (values, absent) of its outputs."""
+    round_n = run.cfg.min_outputs_per_round
+    program_schema = response_schema(StateObjectOpSequence)
+    budget = run.cfg.max_rounds + math.ceil(run.n_rows / round_n)
+    blocks: list[tuple[np.ndarray, np.ndarray]] = []
+    total, failures, last = 0, 0, ""
+    while total < run.n_rows:
+        k = run.stats.rounds_asked
+        if k >= budget:
+            raise _fail("program", run.stats, run.names, last, f", only {total} of {run.n_rows} rows after {k} "
+                        f"rounds (llm.max_rounds {run.cfg.max_rounds} + ceil({run.n_rows} / {round_n}))")
+        outputs, why = _one_round(run, report, specs, program_schema)
+        if outputs is None:
+            failures, last = failures + 1, why
+            if failures > run.cfg.max_retries:
+                raise _fail("program", run.stats, run.names, last, f", {failures} rounds in a row")
+            continue
+        failures = 0
+        run.stats.rounds += 1
+        blocks.append(_rows(outputs, run.names, run.label_name, run.stats))
+        total += len(outputs)
+    return blocks
+
+
+def keep_rows_paper(run: _PaperRun, blocks: list[tuple[np.ndarray, np.ndarray]],
+                    fill_values: np.ndarray) -> np.ndarray:
+    """Step 4: all outputs, the surplus cut by a random subset (sampled order), gaps filled and counted."""
+    values = np.vstack([b[0] for b in blocks])
+    absent = np.vstack([b[1] for b in blocks])
+    run.stats.rows_generated = len(values)
+    if len(values) > run.n_rows:  # the paper: out_df.sample(new_samples), rows in sampled order
+        keep = run.rng(STREAM_SURPLUS).choice(len(values), size=run.n_rows, replace=False)
+        values, absent = values[keep], absent[keep]
+    run.stats.repairs.update(_fill(values, absent, fill_values, run.schema, run.stats))
+    return values
+
+
 def generate_rows_paper(
     X_minority: np.ndarray,
     n_rows: int,
@@ -226,84 +340,19 @@ def generate_rows_paper(
     """
     if n_rows < 1:
         raise ValueError(f"n_rows must be >= 1, got {n_rows}")
-    names = schema.names
     X_minority = np.asarray(X_minority, dtype=float).reshape(-1, len(schema))
-    if X_train is None or len(X_train) == 0:
-        raise ValueError("generate_rows_paper needs X_train, the whole training part: its column means fill "
-                         "missing values (the paper's fillna(df.mean()))")
-    X_train = np.asarray(X_train, dtype=float).reshape(-1, len(schema))
-    fill_values = np.nanmean(np.where(np.isfinite(X_train), X_train, np.nan), axis=0)
-    if not np.all(np.isfinite(fill_values)):
-        raise ValueError(f"X_train has a column without finite values: {[n for n, f in zip(names, fill_values) if not np.isfinite(f)]}")
+    fill_values = _fill_values(X_train, schema)
     ps = load_prompt_set(prompt_set) if isinstance(prompt_set, str) else prompt_set
-    if client is None:
-        from lsh_bench.samplers.llm.client import get_client
-
-        client = get_client(cfg)
-
+    if ps.answer_format != "paper":
+        raise PromptSetError(f"prompt set {ps.name!r} asks for answer format {ps.answer_format!r}; "
+                             "llm.generator=paper needs a set of format 'paper' (llm.prompts=paper)")
     stats = PaperGenerationStats(n_rows=n_rows, zero_shot=len(X_minority) == 0, prompt_set=ps.name,
                                  prompt_digest=ps.digest, request_seed=request_seed(seed, n_rows))
-    session = _Session(client, cfg, stats.request_seed, stats)
-
-    def rng(*key: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence([int(seed), int(n_rows), *key]))
-
-    # 1. report, from all the minority rows (single_desc=True)
-    csv_all = data_csv(X_minority, names, label_name)
-    stats.rows_shown_report = len(X_minority)
-    report = session.ask("report", report_messages(ps, csv_all), None).text
-    stats.report_words = len(report.split())
-
-    # 2. variables, once (single_vars=True)
-    specs = _variables(session, ps, csv_all, names)
-    stats.variables = [v.model_dump(mode="json") for v in specs.variables]
-
-    # 3. rounds
-    round_n = cfg.min_outputs_per_round
-    sample_size = min(cfg.example_rows, len(X_minority))
-    program_schema = response_schema(StateObjectOpSequence)
-    budget = cfg.max_rounds + math.ceil(n_rows / round_n)
-    blocks: list[tuple[np.ndarray, np.ndarray]] = []
-    total, failures, last = 0, 0, ""
-    while total < n_rows:
-        k = stats.rounds_asked
-        if k >= budget:
-            raise _fail("program", stats, names, last, f", only {total} of {n_rows} rows after {k} rounds "
-                        f"(llm.max_rounds {cfg.max_rounds} + ceil({n_rows} / {round_n}))")
-        shown = rng(STREAM_SAMPLE, k).choice(len(X_minority), size=sample_size, replace=False)
-        stats.sample_sizes.append(sample_size)
-        msgs = program_messages(ps, report, data_csv(X_minority[shown], names, label_name), round_n, specs)
-        text = session.ask("program", msgs, program_schema).text
-        stats.rounds_asked += 1
-        try:
-            program = StateObjectOpSequence.model_validate_json(text.strip())
-            outputs = run_program(program, specs, rng(STREAM_MACHINE, k))
-            reason = None
-            if not outputs:
-                reason, last = "no_output", f"a program of {len(program.op_seq)} operations with no output"
-        except ValidationError as exc:
-            reason, last = "schema_invalid", f"not a StateObjectOpSequence answer: {str(exc)[:300]}"
-        except PaperProgramError as exc:
-            reason, last = exc.reason, str(exc)
-        if reason is not None:
-            stats.rejected[f"program:{reason}"] += 1
-            failures += 1
-            if failures > cfg.max_retries:
-                raise _fail("program", stats, names, last, f", {failures} rounds in a row")
-            continue
-        failures = 0
-        stats.rounds += 1
-        blocks.append(_rows(outputs, names, label_name, stats))
-        total += len(outputs)
-
-    values = np.vstack([b[0] for b in blocks])
-    absent = np.vstack([b[1] for b in blocks])
-    stats.rows_generated = len(values)
-    if len(values) > n_rows:  # the paper: out_df.sample(new_samples), rows in sampled order
-        keep = rng(STREAM_SURPLUS).choice(len(values), size=n_rows, replace=False)
-        values, absent = values[keep], absent[keep]
-    stats.repairs.update(_fill(values, absent, fill_values, schema, stats))
-    return values, stats
+    session = _Session(client if client is not None else get_client(cfg), cfg, stats.request_seed, stats)
+    run = _PaperRun(session, ps, schema, cfg, seed, n_rows, X_minority, label_name)
+    report, specs = ask_report_and_variables(run)
+    blocks = program_rounds(run, report, specs)
+    return keep_rows_paper(run, blocks, fill_values), stats
 
 
 def _fill(values: np.ndarray, absent: np.ndarray, fill_values: np.ndarray, schema: FeatureSchema,

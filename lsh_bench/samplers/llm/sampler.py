@@ -29,6 +29,7 @@ from lsh_bench.data.schema import Column, FeatureSchema
 from lsh_bench.protocol import require_rows_to_add
 from lsh_bench.samplers.llm.client import get_client
 from lsh_bench.samplers.llm.generator import generate_rows
+from lsh_bench.samplers.llm.paper_generator import generate_rows_paper
 from lsh_bench.samplers.llm.types import LLMUsage
 
 MINORITY_LABEL = 1   # the harness's convention (target 1 = minority); used when the class is absent
@@ -55,13 +56,28 @@ def default_schema(n_features: int) -> FeatureSchema:
     return FeatureSchema(tuple(Column(f"x{j}", "numeric") for j in range(n_features)))
 
 
+def _generate(X_minority: np.ndarray, n_rows: int, *, schema: FeatureSchema, cfg: LLMConfig, seed: int,
+              client: Any, X_train: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The rows of the generator ``llm.generator`` names, with the prompt set ``llm.prompts``.
+
+    ``paper``: missing, non-finite and unnamed values are filled with the
+    training part's column means (the paper's refit ``fillna``) and counted in
+    the stats' ``repairs``, which the unit records (``llm.repairs``).
+    """
+    if cfg.generator == "paper":
+        return generate_rows_paper(X_minority, n_rows, schema=schema, cfg=cfg, seed=seed, client=client,
+                                   X_train=X_train, prompt_set=cfg.prompts)
+    return generate_rows(X_minority, n_rows, schema=schema, cfg=cfg, seed=seed, client=client, X_train=X_train)
+
+
 class LLMOverSampler(BaseOverSampler):
     """LM: LLM-generated minority rows up to ``sampling_strategy`` (float ratio).
 
     ``llm_seed``: the seed of every LLM request and of the row draws.
     ``client``: optional chat client (tests, custom endpoints); default
     ``get_client(llm)``. Fitted: ``n_generated_``, ``usage_`` (the client's
-    usage of this fit), ``generation_`` (``GenerationStats``).
+    usage of this fit), ``generation_`` (``GenerationStats``, or
+    ``PaperGenerationStats`` under ``llm.generator=paper``).
     """
 
     _sampling_type = "over-sampling"
@@ -125,10 +141,8 @@ class LLMOverSampler(BaseOverSampler):
         take = getattr(client, "take_usage", None)
         if take is not None:
             take()  # resets the client's counter: usage_ is this fit's usage only, what came before is not ours
-        rows, stats = generate_rows(
-            X[y == label_min], n_new, schema=schema, cfg=cfg, seed=int(self.llm_seed),
-            client=client, X_train=X,
-        )
+        rows, stats = _generate(X[y == label_min], n_new, schema=schema, cfg=cfg, seed=int(self.llm_seed),
+                                client=client, X_train=X)
         self.usage_: LLMUsage = take() if take is not None else stats.usage
         self.generation_ = stats
         self.n_generated_ = n_new

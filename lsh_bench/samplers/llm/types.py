@@ -26,6 +26,9 @@ class ChatRequest:
     # The embedded model's own decoding (grammar, sampler, prompt prefix: ``decoding.decoding_request``);
     # None for endpoints and for requests decoded the old way (llama.cpp's schema grammar).
     decoding: dict[str, Any] | None = None
+    # Endpoints: send ``json_schema`` as OpenAI's *strict* structured output (the paper's generator:
+    # ``beta.chat.completions.parse`` sent its schemas strict). Part of the cache key only when set.
+    strict_schema: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
