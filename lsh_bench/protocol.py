@@ -27,6 +27,7 @@ from lsh_bench.config import K_PLUS_ONE, MethodSpec
 from lsh_bench.data.splits import Part, ProtocolSplit
 from lsh_bench.errors import RatioNotApplicable
 from lsh_bench.models.metrics import minority_f1
+from lsh_bench.samplers.ls_ratios import LSRatios, ls_ratios
 
 
 # ------------------------------------------------------------ row counts ---
@@ -65,14 +66,19 @@ class RatioPlan:
     applicable: list[float | None]
     skipped: dict[str, str] = field(default_factory=dict)
     not_applicable: str | None = None      # the whole method cannot run (the paper's N/A)
+    seed_ratio: float | None = None        # seeds_at_r0 methods (LS): the ratio the LLM seeds reach
 
 
-def plan_ratios(method: MethodSpec, ratios: list[float], split: ProtocolSplit, y: np.ndarray) -> RatioPlan:
+def plan_ratios(method: MethodSpec, ratios: list[float], split: ProtocolSplit, y: np.ndarray,
+                seed_step: int = 0) -> RatioPlan:
     """The ratios of ``ratios`` that enter selection: applicable in every fold *and* at the refit.
 
     First the method's ``min_minority`` trait: a training part with fewer real
     minority rows makes the method not applicable. A method without a sampler
-    (ORG) then runs once, at no ratio (``[None]``).
+    (ORG) then runs once, at no ratio (``[None]``). A method with seeds at r0
+    (LS) is scored only above its seed ratio unless ``method.score_r0``
+    (:func:`lsh_bench.samplers.ls_ratios.ls_ratios`; ``seed_step`` = the
+    paper's S1..S4).
     """
     parts = [*split.folds, split.refit]
     counts = [training_counts(y, p) for p in parts]
@@ -93,7 +99,19 @@ def plan_ratios(method: MethodSpec, ratios: list[float], split: ProtocolSplit, y
             plan.skipped[f"{r:g}"] = "not above the current minority/majority: " + "; ".join(where)
     if not plan.applicable:
         plan.not_applicable = "no ratio is applicable (the data are already at or above every ratio)"
+    elif method.traits.seeds_at_r0:
+        _seeded(plan, ls_ratios(plan.applicable, score_r0=method.score_r0, seed_step=seed_step))
     return plan
+
+
+def _seeded(plan: RatioPlan, ls: LSRatios) -> None:
+    """Restrict ``plan`` to the ratios a seeded method is scored at; the others are skipped with the reason."""
+    plan.seed_ratio = ls.seed_ratio
+    plan.applicable = list(ls.scored)
+    plan.skipped.update({f"{r:g}": why for r, why in ls.skipped.items()})
+    if not plan.applicable:
+        plan.not_applicable = ("no ratio above the seed ratio to score LS at: " +
+                               "; ".join(f"{r:g}: {why}" for r, why in ls.skipped.items()))
 
 
 def _too_few_minority(method: MethodSpec, need: int, short: list[tuple[str, int]]) -> str:

@@ -55,7 +55,7 @@ def test_too_few_minority_rows_is_not_applicable_not_a_crash() -> None:
     split, y = _split_with_counts([(5, 100)] * 5 + [(7, 125)])
     plan = plan_ratios(SM, [0.2, 1.0], split, y)
     assert plan.applicable == [] and "at least 6" in plan.not_applicable
-    assert plan_ratios(METHODS["ls"], [0.2, 1.0], split, y).applicable == [0.2, 1.0]
+    assert plan_ratios(METHODS["ls"], [0.2, 1.0], split, y).applicable == [1.0]   # above r0 = 0.2 (score_r0)
     assert plan_ratios(METHODS["org"], [0.2], split, y).applicable == [None]
 
 
