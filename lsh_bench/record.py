@@ -21,6 +21,7 @@ import pandas as pd
 
 from lsh_bench.config import BenchConfig, DatasetSpec
 from lsh_bench.data.loader import Dataset
+from lsh_bench.samplers.llm.prompt_files import load_prompt_set
 from lsh_bench.samplers.llm.types import LLMUsage
 
 
@@ -108,12 +109,17 @@ def provenance(cfg: BenchConfig, ds: Dataset | None, config_hash: str, code: dic
         "protocol": cfg.protocol.model_dump(),
         "ratios": cfg.ratios,
         "grid": {c.name: c.grid for c in cfg.classifiers()},
+        "scenario": cfg.scenario.model_dump(),
         "evaluator": cfg.run.evaluator,
         "n_jobs": cfg.run.n_jobs,
         **code,
     }
     if cfg.method.traits.uses_llm:
-        prov["llm"] = cfg.llm.model_dump(include={"backend", "model", "base_url", "temperature", "top_p", "max_tokens"})
+        prov["llm"] = cfg.llm.model_dump(include={"backend", "model", "base_url", "temperature", "top_p", "max_tokens",
+                                                  "generator", "prompts"})
+        prov["llm"]["prompts_digest"] = load_prompt_set(cfg.llm.prompts).digest   # which words were sent
+    if cfg.method.traits.seeds_at_r0:
+        prov["score_r0"] = cfg.method.score_r0
     return prov
 
 

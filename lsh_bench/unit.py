@@ -40,7 +40,8 @@ from tqdm.auto import tqdm
 from lsh_bench.config import BenchConfig, DatasetSpec, LLMConfig, MethodSpec, SeedsSpec
 from lsh_bench.data.loader import Dataset, load_dataset
 from lsh_bench.data.schema import FeatureSchema
-from lsh_bench.data.splits import Part, make_split
+from lsh_bench.data.scenarios import scenario_split
+from lsh_bench.data.splits import Part
 from lsh_bench.errors import DatasetUnavailable, LshBenchError, SamplerNotApplicable
 from lsh_bench.models.evaluate import FoldData, GridScores, evaluate_shared, evaluate_straightforward
 from lsh_bench.models.grid import Cell, expand_grid
@@ -143,9 +144,9 @@ class UnitJob:
     def __init__(self, cfg: BenchConfig, ds: Dataset) -> None:
         self.cfg, self.ds = cfg, ds
         self.mode: Mode = cfg.preprocess.name
-        self.split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
+        self.split, construction = scenario_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
         self.plan = plan_ratios(cfg.method, cfg.ratios, self.split, ds.y)
-        self.base: dict[str, Any] = {"ratios_skipped": self.plan.skipped,
+        self.base: dict[str, Any] = {"ratios_skipped": self.plan.skipped, "scenario_construction": construction,
                                      "all_minority": all_minority_scores(ds.y, self.split, cfg.protocol.f1_decimals)}
         self.early: dict[str, Any] | None = None     # the whole record when nothing is computed
         self.cv_items: list[WorkItem] = []
@@ -153,7 +154,7 @@ class UnitJob:
             self.early = {**self.base, "status": "not_applicable", "reason": self.plan.not_applicable,
                           "ratios_applicable": []}
             return
-        self.seed_ratio = self.plan.applicable[0] if cfg.method.traits.seeds_at_r0 else None
+        self.seed_ratio = self.plan.seed_ratio
         self.sampler_for = SamplerFactory(cfg.method, cfg.seeds, cfg.llm, ds.schema,
                                           categorical_for_sampler(ds.schema, self.mode), self.seed_ratio)
         self.cells = expand_grid(cfg.classifiers())

@@ -29,7 +29,7 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 
 from lsh_bench.config import unit_config_hash, validate  # noqa: E402
 from lsh_bench.data.loader import load_dataset  # noqa: E402
-from lsh_bench.data.splits import make_split  # noqa: E402
+from lsh_bench.data.scenarios import scenario_split  # noqa: E402
 from lsh_bench.protocol import all_minority_scores  # noqa: E402
 from lsh_bench.store import UnitStore, atomic_write_json, iter_records  # noqa: E402
 
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
             print(f"skip {where}: dataset sha256 differs from the record's")
             skipped += 1
             continue
-        split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
+        split, _ = scenario_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
         store = UnitStore(args.results_dir, rec["scenario"], rec["method"], rec["dataset"], rec["config_hash"])
         assert store.dir == unit_dir, (store.dir, unit_dir)
         value = all_minority_scores(ds.y, split, cfg.protocol.f1_decimals)

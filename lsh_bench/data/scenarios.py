@@ -38,8 +38,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from lsh_bench.data.splits import Part, ProtocolSplit
-from lsh_bench.errors import DatasetInvalid
+from lsh_bench.config import ProtocolSpec, ScenarioSpec, SeedsSpec
+from lsh_bench.data.splits import Part, ProtocolSplit, make_split
+from lsh_bench.errors import ConfigError, DatasetInvalid
 
 EXTRA_VALIDATION_SHARE = 14 / (14 + 30)   # the paper: validation 14% and test 30% of the data
 PAPER_SAMPLE_SEED = 100                    # random_state of both pandas samples in the paper's notebook
@@ -143,3 +144,24 @@ def paper_scenario_split(
         n_majority=len(majority), n_minority=len(minority), kept_minority=kept.to_numpy(),
         reduced=reduced, extra_validation=ev, extra_test=et, split=ProtocolSplit(folds, refit),
     )
+
+
+def scenario_split(y: np.ndarray, protocol: ProtocolSpec, seeds: SeedsSpec, scenario: ScenarioSpec,
+                   name: str) -> tuple[ProtocolSplit, dict[str, Any]]:
+    """A unit's split under ``scenario.construction``, and what its record says about the construction.
+
+    ``paper``: :func:`paper_scenario_split` with the unit's split and CV seeds;
+    both pandas samples use ``seeds.split`` (the paper's 100 for both).
+    ``per_fold`` (and the general scenario): :func:`lsh_bench.data.splits.make_split`.
+    """
+    if scenario.construction == "per_fold" or scenario.minority_fraction is None:
+        if scenario.construction == "paper":
+            raise ConfigError(f"scenario {scenario.name!r}: construction=paper needs a minority_fraction "
+                              "(the paper's f: 0.05, 0.01, 0.00); the general scenario has none")
+        split = make_split(y, protocol, seeds, scenario, name)
+        return split, {"construction": "per_fold" if scenario.minority_fraction is not None else "none",
+                       "minority_fraction": scenario.minority_fraction}
+    paper = paper_scenario_split(y, scenario.minority_fraction, test_size=protocol.test_size,
+                                 n_folds=protocol.n_folds, split_seed=seeds.split, cv_seed=seeds.cv,
+                                 sample_seed=seeds.split, disjoint_extra=scenario.disjoint_extra, name=name)
+    return paper.split, paper.describe()
