@@ -34,8 +34,8 @@ REQUIRED_SCORE_COLUMNS: tuple[str, ...] = (
 #: Cell texts that mean "no score" (the paper prints N/A).
 MISSING_TOKENS = frozenset({"", "n/a", "na", "nan", "none", "-", "\u2014", "\u2013"})
 #: Scenarios of the spec; "general" is Table 6, the other two Table 3.
-SCENARIOS: tuple[str, ...] = ("general", "fewshot", "zeroshot")
-SHOT_SCENARIOS: tuple[str, ...] = ("fewshot", "zeroshot")
+SCENARIOS: tuple[str, ...] = ("general", "fewshot05", "fewshot", "zeroshot")
+SHOT_SCENARIOS: tuple[str, ...] = ("fewshot05", "fewshot", "zeroshot")
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "dataset", "ir", "scenario", "method", "status", "val_f1", "test_f1",
@@ -360,7 +360,7 @@ def read_ratio_stats_csv(path: str | Path) -> pd.DataFrame | None:
 #: Columns of ``Inputs.provenance``; ``packages`` holds (name, version) pairs.
 PROVENANCE_COLUMNS: tuple[str, ...] = (
     "dataset", "scenario", "method", "status", "config_hash", "git_commit", "git_dirty",
-    "packages", "llm_backend", "llm_model",
+    "packages", "llm_backend", "llm_model", "llm_generator", "llm_prompts",
 )
 
 
@@ -383,6 +383,9 @@ def provenance_rows(records: list[dict]) -> pd.DataFrame:
             "git_dirty": prov.get("git_dirty"),
             "packages": sorted((str(k), str(v)) for k, v in packages.items()),
             "llm_backend": str(llm.get("backend") or ""), "llm_model": str(llm.get("model") or ""),
+            # an LLM unit recorded before the keys existed ran the guarded generator with the compact prompts
+            "llm_generator": str(llm.get("generator") or ("guarded" if llm else "")),
+            "llm_prompts": str(llm.get("prompts") or ("compact" if llm else "")),
         })
     return pd.DataFrame(rows, columns=list(PROVENANCE_COLUMNS))
 

@@ -56,8 +56,11 @@ NOTES = {
     "table3": "SM is N/A by design in these scenarios. ALL1 (not in the paper): F1 of predicting every "
               "row minority, no model; the validation folds are mostly minority here, so a selected "
               "model has to beat it there to have learnt anything. val_is_ALL1: methods whose selected "
-              "model scored exactly ALL1 on validation, i.e. did no better than predicting all minority.",
-    "table6": "N/A: no score (not applicable, not run, or failed; see Missing).",
+              "model scored exactly ALL1 on validation, i.e. did no better than predicting all minority. "
+              "llm_generator: the generator/prompt set of the LM and LS rows (paper = the paper's code, "
+              "guarded = the harness's).",
+    "table6": "N/A: no score (not applicable, not run, or failed; see Missing). llm_generator: the generator/"
+              "prompt set of the LM and LS rows (paper = the paper's code, guarded = the harness's).",
     "runtime": "Sums over the CV folds (folds = their count; the refit is left out); "
                "resample_seconds_mean is per fold.",
     "signed_rank": "Bayesian signed-rank test (baycomp.SignedRankTest), rope {rope:g}, seed "
@@ -218,9 +221,9 @@ def build_tables(inputs: Inputs, s: Settings, report: Report) -> None:
     if _wanted("achievement", s.only):
         report.tables["achievement"] = tables.achievement(g)
     if _wanted("table3", s.only) and not inputs.fewshot.empty:
-        report.tables["table3"] = tables.table3(inputs.fewshot)
+        report.tables["table3"] = tables.table3(inputs.fewshot, inputs.provenance)
     if _wanted("table6", s.only):
-        report.tables["table6"] = tables.table6(g)
+        report.tables["table6"] = tables.table6(g, inputs.provenance)
     if _wanted("runtime", s.only) and inputs.ratio_stats is not None:
         report.tables["runtime"] = tables.runtime(inputs.ratio_stats)
     if _wanted("signed_rank", s.only):

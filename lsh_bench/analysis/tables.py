@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lsh_bench.analysis.errors import AnalysisInputError
+from lsh_bench.analysis.llm_labels import llm_generator_column
 from lsh_bench.analysis.load import method_order, methods_in
 from lsh_bench.analysis.ranking import Ranking, signed_rank_test
 from lsh_bench.analysis.stats import (
@@ -96,11 +97,12 @@ def achievement(general: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method", "n", "mean", "std", "std_ddof0"])
 
 
-def table3(fewshot: pd.DataFrame) -> pd.DataFrame:
+def table3(fewshot: pd.DataFrame, provenance: pd.DataFrame | None = None) -> pd.DataFrame:
     """Paper Table 3: few-/zero-shot test F1 of ORG, SM, LM, LS (and ALL1 when recorded).
 
-    SM is N/A by design in these scenarios (fewer than k+1 minority rows);
-    it is still a column, so the layout matches the paper.
+    SM is N/A by design at 1:0.01 and 1:0.00 (fewer than k+1 minority rows);
+    it is still a column, so the layout matches the paper. ``llm_generator``
+    says which generator wrote the LM/LS rows (:func:`llm_generator_column`).
     """
     methods = ["ORG", *METHODS] + [m for m in methods_in(fewshot)
                                    if m not in ("ORG", *METHODS, "ALL1")]
@@ -112,6 +114,7 @@ def table3(fewshot: pd.DataFrame) -> pd.DataFrame:
         out[m] = fewshot[col] if col in fewshot else np.nan
     if "ALL1_v" in fewshot:
         out["val_is_ALL1"] = _methods_at_all1(fewshot, [m for m in methods if m != "ALL1"])
+    out["llm_generator"] = llm_generator_column(out, provenance)
     return out.sort_values(["scenario", "dataset"], kind="mergesort").reset_index(drop=True)
 
 
@@ -134,14 +137,16 @@ def _methods_at_all1(fewshot: pd.DataFrame, methods: list[str]) -> pd.Series:
     return fewshot.apply(at_all1, axis=1).astype(str)
 
 
-def table6(general: pd.DataFrame) -> pd.DataFrame:
+def table6(general: pd.DataFrame, provenance: pd.DataFrame | None = None) -> pd.DataFrame:
     """Paper Table 6: validation/test/achievement per dataset, IR descending.
 
-    The columns are those of a scores CSV, so ``table6.csv`` can be fed back
-    to the analysis and gives the same tables.
+    The columns are those of a scores CSV (plus ``llm_generator``, text, which
+    the scores reader ignores), so ``table6.csv`` can be fed back to the
+    analysis and gives the same tables.
     """
-    return general.sort_values("dataset", kind="mergesort").sort_values(
+    out = general.sort_values("dataset", kind="mergesort").sort_values(
         "ir", ascending=False, kind="mergesort").reset_index(drop=True)
+    return out.assign(llm_generator=llm_generator_column(out, provenance))
 
 
 def runtime(ratio_stats: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,33 @@
+"""Which LLM generator made a table's LM/LS scores (Table 3 and Table 6 say it per row).
+
+Two generators write LM's and LS's rows (``llm.generator``: ``paper``, the
+paper's code; ``guarded``, the harness's, for small models) with two prompt
+sets (``llm.prompts``); their scores differ, so a table that mixes or hides
+them misleads. The label comes from each unit's provenance
+(:func:`lsh_bench.analysis.load.provenance_rows`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def llm_generator_column(table: pd.DataFrame, provenance: pd.DataFrame | None) -> pd.Series:
+    """Per (dataset, scenario) row: which generator and prompt set made its LM/LS rows.
+
+    "paper/paper" (the paper's generator and prompts) or "guarded/compact"
+    (the harness's), per method when LM and LS differ ("LM paper/paper; LS
+    ..."); "" where no LLM unit was used, "unknown" without provenance (a
+    scores CSV).
+    """
+    if provenance is None or "llm_generator" not in provenance:
+        return pd.Series("unknown", index=table.index, dtype=str)
+    llm = provenance[provenance["llm_generator"].astype(str) != ""]
+    label = {}
+    for (dataset, scenario), part in llm.groupby(["dataset", "scenario"], sort=False):
+        kinds = {m: f"{g}/{p}" for m, g, p in zip(part["method"], part["llm_generator"], part["llm_prompts"])}
+        label[(dataset, scenario)] = (next(iter(kinds.values())) if len(set(kinds.values())) == 1
+                                      else "; ".join(f"{m} {k}" for m, k in sorted(kinds.items())))
+    scenario = table["scenario"] if "scenario" in table else pd.Series("general", index=table.index)
+    return pd.Series([label.get((d, s), "") for d, s in zip(table["dataset"], scenario)],
+                     index=table.index, dtype=str)
