@@ -23,7 +23,7 @@ ifneq ($(wildcard $(SHARED_DATA)/manifest.csv),)
 export LSH_BENCH_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: install run test test-all smoke bench bench-sweep bench-llm paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps
+.PHONY: install run test test-all smoke bench bench-sweep bench-llm paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps figure4
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -111,3 +111,12 @@ record-llm-cache: install
 	$(PY) -m lsh_bench method=ls dataset=haberman grid=smoke llm.cache_dir=tests/fixtures/llm_cache_runner run.results_dir=results/record_llm_cache
 	$(PY) -m lsh_bench method=lm dataset=haberman grid=smoke 'ratios=[0.4]' llm.cache_dir=tests/fixtures/llm_cache_runner run.results_dir=results/record_llm_cache
 	$(PY) scripts/record_llm_cache.py
+
+# figure4: the paper's runtime experiment (CastMetal1, analcatdata_draft; ratios 0.2-0.5; fold 0):
+# SM, LM and LS (LLM seeds at r0 + SMOTE) resampling time -> results/figures/figure4.{csv,png,pdf}.
+# LLM time = the model seconds recorded with each answer (replays count their recorded time).
+# FIGURE4_SET: config overrides, e.g. FIGURE4_SET='--set llm=openai'. First run: calls the model
+# (embedded, guarded generator: minutes); later runs replay results/llm_cache.
+FIGURE4_SET ?=
+figure4: install
+	nice -n 5 $(PY) scripts/figure4_runtime.py --out results/figures $(FIGURE4_SET)
