@@ -76,5 +76,8 @@ def test_a_kind_keeps_its_class_and_traits() -> None:
 
 
 def test_the_hash_covers_name_kind_and_k_only() -> None:
-    assert METHODS["ls"].hash_fields() == {"name": "ls", "kind": "hybrid", "k_neighbors": 5}
+    # and LS's score_r0 when it is off its value from before the key existed (r0 scored)
+    assert METHODS["ls"].hash_fields() == {"name": "ls", "kind": "hybrid", "k_neighbors": 5, "score_r0": False}
+    assert METHODS["ls"].model_copy(update={"score_r0": True}).hash_fields() == {
+        "name": "ls", "kind": "hybrid", "k_neighbors": 5}
     assert METHODS["org"].hash_fields() == {"name": "org", "kind": "none", "k_neighbors": 5}
