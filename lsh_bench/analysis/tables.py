@@ -114,7 +114,8 @@ def table3(fewshot: pd.DataFrame, provenance: pd.DataFrame | None = None) -> pd.
         out[m] = fewshot[col] if col in fewshot else np.nan
     if "ALL1_v" in fewshot:
         out["val_is_ALL1"] = _methods_at_all1(fewshot, [m for m in methods if m != "ALL1"])
-    out["llm_generator"] = llm_generator_column(out, provenance)
+    at = list(out.columns).index("ALL1") if "ALL1" in out else len(out.columns)   # ALL1 columns stay last
+    out.insert(at, "llm_generator", llm_generator_column(out, provenance))
     return out.sort_values(["scenario", "dataset"], kind="mergesort").reset_index(drop=True)
 
 

@@ -70,7 +70,8 @@ def test_correlations_and_achievement_tables(nine):
 
 def test_table3_shows_org_and_na_sm(summary):
     t3 = tables.table3(from_summary(summary).fewshot)
-    assert list(t3.columns) == ["dataset", "scenario", "ir", "ORG", "SM", "LM", "LS"]
+    assert list(t3.columns) == ["dataset", "scenario", "ir", "ORG", "SM", "LM", "LS", "llm_generator"]
+    assert set(t3["llm_generator"]) == {"unknown"}            # no provenance given
     assert t3["SM"].isna().all() and len(t3) == 4
     assert "N/A" in tables.to_markdown(t3)
 
