@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 
 from lsh_bench.errors import ConfigError
 from lsh_bench.llm_config import LLMConfig
+from lsh_bench.ls_config import LSConfig
 
 
 class _Strict(BaseModel):
@@ -236,6 +237,7 @@ class BenchConfig(_Strict):
     data: DataSpec
     run: RunSpec
     llm: LLMConfig
+    ls: LSConfig = LSConfig()      # two-stage methods (LS, SS): expander, seed step
 
     @field_validator("ratios")
     @classmethod
@@ -390,4 +392,6 @@ def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
         # Execution details only (where answers are cached, how to retry, local
         # paths, threads): replayed answers are the same whatever they are.
         payload["llm"] = cfg.llm.model_dump(exclude=LLM_EXECUTION_FIELDS)
+    if cfg.method.traits.seeds_at_r0 and cfg.ls.hash_fields():   # only non-defaults: old LS hashes stay
+        payload["ls"] = cfg.ls.hash_fields()
     return stable_hash(payload)

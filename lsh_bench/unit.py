@@ -45,7 +45,7 @@ from lsh_bench.errors import DatasetUnavailable, LshBenchError, SamplerNotApplic
 from lsh_bench.models.evaluate import FoldData, GridScores, evaluate_shared, evaluate_straightforward
 from lsh_bench.models.grid import Cell, expand_grid
 from lsh_bench.models.preprocess import Mode, categorical_for_sampler
-from lsh_bench.protocol import all_minority_scores, plan_ratios, round_f1, select
+from lsh_bench.protocol import all_minority_scores, plan_ratios, plan_seed_ratio, round_f1, select
 from lsh_bench.record import identity, provenance, ratio_row, usage_fields
 from lsh_bench.samplers.llm.types import LLMUsage
 from lsh_bench.samplers.registry import SamplerContext, build_sampler
@@ -76,6 +76,7 @@ class SamplerFactory:
     schema: FeatureSchema
     categorical_features: list[int] | None
     seed_ratio: float | None
+    expander: str = "smote"
 
     def __call__(self, ratio: float | None) -> Any:
         if not self.method.resamples:
@@ -84,7 +85,7 @@ class SamplerFactory:
         return build_sampler(self.method, SamplerContext(
             sampling_strategy=ratio, k_neighbors=self.method.k_neighbors, random_state=self.seeds.sampler,
             llm_seed=self.seeds.llm, schema=self.schema, llm=self.llm,
-            categorical_features=self.categorical_features, seed_ratio=self.seed_ratio,
+            categorical_features=self.categorical_features, seed_ratio=self.seed_ratio, expander=self.expander,
         ))
 
 
@@ -145,6 +146,9 @@ class UnitJob:
         self.mode: Mode = cfg.preprocess.name
         self.split = make_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
         self.plan = plan_ratios(cfg.method, cfg.ratios, self.split, ds.y)
+        # A two-stage method (LS, SS): the seed ratio r0 (+ ls.seed_steps), scored at and above it.
+        self.seed_ratio = (plan_seed_ratio(self.plan, seed_step=cfg.ls.seed_steps)
+                           if cfg.method.traits.seeds_at_r0 else None)
         self.base: dict[str, Any] = {"ratios_skipped": self.plan.skipped,
                                      "all_minority": all_minority_scores(ds.y, self.split, cfg.protocol.f1_decimals)}
         self.early: dict[str, Any] | None = None     # the whole record when nothing is computed
@@ -153,9 +157,9 @@ class UnitJob:
             self.early = {**self.base, "status": "not_applicable", "reason": self.plan.not_applicable,
                           "ratios_applicable": []}
             return
-        self.seed_ratio = self.plan.applicable[0] if cfg.method.traits.seeds_at_r0 else None
         self.sampler_for = SamplerFactory(cfg.method, cfg.seeds, cfg.llm, ds.schema,
-                                          categorical_for_sampler(ds.schema, self.mode), self.seed_ratio)
+                                          categorical_for_sampler(ds.schema, self.mode), self.seed_ratio,
+                                          cfg.ls.expander)
         self.cells = expand_grid(cfg.classifiers())
         self.tasks = [
             Task(ri, r, fi, fold_data(ds, part))
