@@ -23,7 +23,7 @@ ifneq ($(wildcard $(SHARED_DATA)/manifest.csv),)
 export LSH_BENCH_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: install run test test-all smoke bench bench-sweep bench-llm paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps
+.PHONY: install run test test-all smoke bench bench-sweep bench-llm seed-study paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -111,3 +111,11 @@ record-llm-cache: install
 	$(PY) -m lsh_bench method=ls dataset=haberman grid=smoke llm.cache_dir=tests/fixtures/llm_cache_runner run.results_dir=results/record_llm_cache
 	$(PY) -m lsh_bench method=lm dataset=haberman grid=smoke 'ratios=[0.4]' llm.cache_dir=tests/fixtures/llm_cache_runner run.results_dir=results/record_llm_cache
 	$(PY) scripts/record_llm_cache.py
+
+# seed-study: the paper code's S1..S4 (ls.seed_steps=0..3) for LS, with SS and SM as references without an
+# LLM; one store per (method, step) under $(SEED_STUDY)/store, one LLM replay cache $(SEED_STUDY)/llm_cache
+# (committed: answers recorded once are replayed). Writes seed_study.csv/.md/.png there.
+SEED_STUDY ?= results/seed_study
+dataset ?= smoke
+seed-study: install
+	nice -n 5 $(PY) scripts/seed_study.py --dataset $(dataset) --grid smoke --study $(SEED_STUDY) -- run.n_jobs=2
