@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from imblearn.over_sampling import ADASYN, SMOTE, BorderlineSMOTE
 
-from lsh_bench.config import LLMConfig
+import lsh_bench.samplers.llm.client as client
+from lsh_bench.config import LLMConfig, unit_config_hash
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.errors import ConfigError, SamplerNotApplicable
 from lsh_bench.ls_config import LSConfig
@@ -21,6 +22,7 @@ from lsh_bench.samplers.hybrid import LSHSampler
 from lsh_bench.samplers.registry import build_expander, check_method, expander_method, registered_methods
 from lsh_bench.samplers.smote import smote_for
 from lsh_bench.samplers.two_stage import SMOTETwoStageSampler, expand_from_seeds
+from lsh_bench.sweep import run_sweep
 from tests.llm_gen.fakes import ScriptedBackend
 
 
@@ -142,3 +144,21 @@ def test_ls_options_enter_the_hash_only_when_not_the_default() -> None:
     assert LSConfig().hash_fields() == {}
     assert LSConfig(expander="adasyn", seed_steps=2).hash_fields() == {"expander": "adasyn", "seed_steps": 2}
     assert LSConfig(seed_steps=1).hash_fields() == {"seed_steps": 1}
+
+
+# ------------------------------------------------- replay of the real model ---
+@pytest.mark.parametrize("expander", ["borderline", "adasyn"])
+def test_ls_with_another_expander_replays_the_recorded_seeds(make_cfg, expander: str) -> None:
+    """LS's seed requests do not depend on the expander: the SMOTE-expansion recording replays them
+    (``llm.cache_mode=readonly``: a request that was not recorded fails the unit, never calls the model)."""
+    from tests.test_unit_llm import FIXTURE, replay_cfg
+
+    client._CLIENTS.clear()
+    cfg = replay_cfg(make_cfg, "ls", f"ls.expander={expander}")
+    default = replay_cfg(make_cfg, "ls")
+    assert unit_config_hash(cfg, cfg.dataset["haberman"]) != unit_config_hash(default, default.dataset["haberman"])
+    (rec,) = run_sweep(cfg)
+    client._CLIENTS.clear()
+    assert rec["status"] == "done", rec.get("reason")
+    assert rec["llm"]["calls"] == 0 and rec["llm"]["cache_hits"] > 0 and FIXTURE.is_dir()
+    assert rec["seed_ratio"] == rec["ratios_applicable"][0] == 0.4 and 0 < rec["val_f1"] <= 1
