@@ -99,6 +99,7 @@ class Settings:
     only: tuple[str, ...] = ()
     command: str = ""
     rank_methods: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()     # Tables 1/2; empty = the paper's three
 
 
 @dataclass
@@ -205,10 +206,10 @@ def build_tables(inputs: Inputs, s: Settings, report: Report) -> None:
     g = inputs.general
     kw = dict(rope=s.rope, seed=s.seed, decimals=s.decimals, nsamples=s.nsamples)
     if _wanted("table1", s.only) or _wanted("posteriors", s.only):
-        report.tables["table1"] = tables.table1(g, **kw)
+        report.tables["table1"] = tables.table1(g, **kw, pairs=s.pairs)
     if _wanted("table2", s.only) or _wanted("posteriors", s.only):
         try:
-            report.tables["table2"] = tables.table2(g, **kw)
+            report.tables["table2"] = tables.table2(g, **kw, pairs=s.pairs)
         except AnalysisInputError as exc:
             if "table2" in s.only:
                 raise
