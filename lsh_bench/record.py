@@ -114,6 +114,8 @@ def provenance(cfg: BenchConfig, ds: Dataset | None, config_hash: str, code: dic
     }
     if cfg.method.traits.uses_llm:
         prov["llm"] = cfg.llm.model_dump(include={"backend", "model", "base_url", "temperature", "top_p", "max_tokens"})
+    if cfg.method.traits.seeds_at_r0:   # two-stage (LS, SS): which expander, which seed step
+        prov["ls"] = cfg.ls.model_dump()
     return prov
 
 
