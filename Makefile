@@ -114,8 +114,10 @@ record-llm-cache: install
 
 # seed-study: the paper code's S1..S4 (ls.seed_steps=0..3) for LS, with SS and SM as references without an
 # LLM; one store per (method, step) under $(SEED_STUDY)/store, one LLM replay cache $(SEED_STUDY)/llm_cache
-# (committed: answers recorded once are replayed). Writes seed_study.csv/.md/.png there.
+# (committed: answers recorded once are replayed). Writes seed_study.csv/.md/.png there. The longer LLM
+# deadline (an execution setting, not in the unit hash): a 135M answer took > 600 s on a loaded 2-core machine.
 SEED_STUDY ?= results/seed_study
 dataset ?= smoke
 seed-study: install
-	nice -n 5 $(PY) scripts/seed_study.py --dataset $(dataset) --grid smoke --study $(SEED_STUDY) -- run.n_jobs=2
+	nice -n 5 $(PY) scripts/seed_study.py --dataset $(dataset) --grid smoke --study $(SEED_STUDY) -- run.n_jobs=2 \
+	  llm.request_deadline_s=3600
