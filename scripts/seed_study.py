@@ -17,9 +17,12 @@ number of rows).
 
 Outputs in ``<study>``: ``seed_study.csv`` / ``.md`` (one row per dataset,
 method and step) and ``seed_study.png`` (test F1 and LLM cost against the
-seed share). The seed share is the fraction of the synthetic rows at the
-chosen ratio that are seeds, ``(r_seed - p) / (r_choice - p)`` with ``p`` the
-dataset's minority/majority (the training parts are stratified). The LLM
+seed share). The seed share is a property of the step: the fraction of the
+rows that balance the classes (ratio 1.0) that are seeds,
+``(r_seed - p) / (1 - p)`` with ``p`` the dataset's minority/majority (the
+training parts are stratified). ``seed_share_at_choice`` is the same at the
+ratio selection chose, ``(r_seed - p) / (r_choice - p)``: 1.0 when the unit
+was scored best at its seed ratio, where every synthetic row is a seed. The LLM
 cost is that of writing the unit's distinct requests — tokens and seconds
 as recorded in the cache entries when they were generated — so a replayed
 unit costs what generating it did, not zero.
@@ -51,7 +54,8 @@ from lsh_bench.store import iter_records  # noqa: E402
 STEPS = (0, 1, 2, 3)                   # ls.seed_steps: S1..S4
 TWO_STAGE = ("ls", "ss")               # run at every step
 REFERENCE = ("sm",)                    # no seeds: run once
-COLUMNS = ["dataset", "method", "step", "status", "seed_ratio", "ratio", "seed_share", "classifier",
+COLUMNS = ["dataset", "method", "step", "status", "seed_ratio", "ratio", "seed_share", "seed_share_at_choice",
+           "classifier",
            "val_f1", "test_f1", "llm_requests", "llm_tokens", "llm_seconds", "llm_missing_entries", "reason"]
 
 
@@ -107,8 +111,11 @@ def cache_cost(keys: list[str], cache_dir: Path) -> tuple[int, float, int]:
     return tokens, seconds, missing
 
 
-def seed_share(rec: dict[str, Any]) -> float | None:
-    """Seeds / synthetic rows at the chosen ratio: ``(r_seed - p) / (r_choice - p)``; 0 without seeds."""
+def seed_share(rec: dict[str, Any], at: float | None = 1.0) -> float | None:
+    """Seeds / synthetic rows at ratio ``at`` (``None``: the chosen ratio): ``(r_seed - p) / (at - p)``.
+
+    0 for a method without seeds; ``None`` for a unit that is not done.
+    """
     ratio = (rec.get("choice") or {}).get("ratio")
     if rec.get("status") != "done" or ratio is None:
         return None
@@ -116,7 +123,7 @@ def seed_share(rec: dict[str, Any]) -> float | None:
     if seed is None:
         return 0.0
     p = rec["n_minority"] / (rec["n_rows"] - rec["n_minority"])
-    return round(min(1.0, (seed - p) / (ratio - p)), 4)
+    return round(min(1.0, (seed - p) / ((ratio if at is None else at) - p)), 4)
 
 
 def row(rec: dict[str, Any], method: str, step: int | None, cache_dir: Path) -> dict[str, Any]:
@@ -128,7 +135,8 @@ def row(rec: dict[str, Any], method: str, step: int | None, cache_dir: Path) -> 
     return {
         "dataset": rec["dataset"], "method": method.upper(), "step": label(step) if step is not None else "-",
         "status": rec["status"], "seed_ratio": rec.get("seed_ratio"), "ratio": choice.get("ratio"),
-        "seed_share": seed_share(rec), "classifier": choice.get("classifier"),
+        "seed_share": seed_share(rec), "seed_share_at_choice": seed_share(rec, at=None),
+        "classifier": choice.get("classifier"),
         "val_f1": rec.get("val_f1"), "test_f1": rec.get("test_f1"), "llm_requests": len(set(keys)),
         "llm_tokens": tokens, "llm_seconds": round(seconds, 1), "llm_missing_entries": missing, "reason": reason,
     }
@@ -152,7 +160,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in frame.itertuples(index=False):
         cells = ["" if pd.isna(getattr(r, c)) else (f"{getattr(r, c):.4f}" if isinstance(getattr(r, c), float)
-                 and c in ("val_f1", "test_f1", "seed_share") else str(getattr(r, c))) for c in cols]
+                 and c in ("val_f1", "test_f1", "seed_share", "seed_share_at_choice") else str(getattr(r, c))) for c in cols]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"- {r.dataset} {r.method} {r.step}: {r.status}: {r.reason}"
              for r in frame.itertuples(index=False) if r.status != "done"]
@@ -182,12 +190,12 @@ def plot(frame: pd.DataFrame, path: Path) -> Path:
         if not sm.empty:
             ax_f1.axhline(float(sm["test_f1"].iloc[0]), color=colour, linestyle=":", linewidth=1,
                           label=f"{dataset} SM")
-    ax_f1.set(xlabel="seed share at the chosen ratio (seeds / synthetic rows)", ylabel="test F1 (minority)",
-              title="Test F1 vs seed share (S1..S4)")
-    ax_cost.set(xlabel="seed share at the chosen ratio (seeds / synthetic rows)",
-                ylabel="LLM tokens to write the seeds (thousands)", title="LS: LLM cost vs seed share")
-    ax_f1.legend(fontsize=7, ncol=2)
-    ax_cost.legend(fontsize=7)
+    xlabel = "seed share (seeds / rows that balance the classes)"
+    ax_f1.set(xlabel=xlabel, ylabel="test F1 (minority)", title="Test F1 vs seed share (S1..S4; SM dotted)")
+    ax_cost.set(xlabel=xlabel, ylabel="LLM tokens to write the seeds (thousands)", title="LS: LLM cost vs seed share")
+    for ax in (ax_f1, ax_cost):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, ncol=2 if ax is ax_f1 else 1)
     for ax in (ax_f1, ax_cost):
         ax.set_xlim(-0.05, 1.05)
         ax.grid(alpha=0.3)

@@ -65,7 +65,9 @@ def test_table_and_figure_from_the_stores(study: Path) -> None:
     p = 81 / 225
     for step in ("S1", "S2"):
         r, seed = ss.loc[step, "ratio"], ss.loc[step, "seed_ratio"]
-        assert ss.loc[step, "seed_share"] == pytest.approx((seed - p) / (r - p), abs=1e-4)
+        assert ss.loc[step, "seed_share"] == pytest.approx((seed - p) / (1 - p), abs=1e-4)
+        assert ss.loc[step, "seed_share_at_choice"] == pytest.approx((seed - p) / (r - p), abs=1e-4)
+    assert ss.loc["S1", "seed_share"] < ss.loc["S2", "seed_share"] < ss.loc["S4", "seed_share"]
     sm = frame[frame["method"] == "SM"].iloc[0]
     assert sm["step"] == "-" and sm["seed_share"] == 0.0 and sm["llm_requests"] == 0
     ls = frame[frame["method"] == "LS"].iloc[0]
