@@ -23,7 +23,7 @@ ifneq ($(wildcard $(SHARED_DATA)/manifest.csv),)
 export LSH_BENCH_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: install run test test-all smoke bench bench-sweep bench-llm paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps figure4
+.PHONY: install run test test-all smoke bench bench-sweep bench-llm seed-study paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps figure4
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -120,3 +120,13 @@ record-llm-cache: install
 FIGURE4_SET ?=
 figure4: install
 	nice -n 5 $(PY) scripts/figure4_runtime.py --out results/figures $(FIGURE4_SET)
+
+# seed-study: the paper code's S1..S4 (ls.seed_steps=0..3) for LS, with SS and SM as references without an
+# LLM; one store per (method, step) under $(SEED_STUDY)/store, one LLM replay cache $(SEED_STUDY)/llm_cache
+# (committed: answers recorded once are replayed). Writes seed_study.csv/.md/.png there. The longer LLM
+# deadline (an execution setting, not in the unit hash): a 135M answer took > 600 s on a loaded 2-core machine.
+SEED_STUDY ?= results/seed_study
+dataset ?= smoke
+seed-study: install
+	nice -n 5 $(PY) scripts/seed_study.py --dataset $(dataset) --grid smoke --study $(SEED_STUDY) -- run.n_jobs=2 \
+	  llm.request_deadline_s=3600

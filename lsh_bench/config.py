@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 
 from lsh_bench.errors import ConfigError
 from lsh_bench.llm_config import LLM_EXECUTION_FIELDS, LLMConfig
+from lsh_bench.ls_config import LSConfig
 
 
 class _Strict(BaseModel):
@@ -250,6 +251,7 @@ class BenchConfig(_Strict):
     data: DataSpec
     run: RunSpec
     llm: LLMConfig
+    ls: LSConfig = LSConfig()      # two-stage methods (LS, SS): expander, seed step
 
     @field_validator("ratios")
     @classmethod
@@ -397,4 +399,6 @@ def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
     if cfg.method.traits.uses_llm:
         # Not the execution details (llm_config.LLM_EXECUTION_FIELDS): replays do not depend on them.
         payload["llm"] = cfg.llm.hash_payload(LLM_EXECUTION_FIELDS)
+    if cfg.method.traits.seeds_at_r0 and cfg.ls.hash_fields():   # only non-defaults: old LS hashes stay
+        payload["ls"] = cfg.ls.hash_fields()
     return stable_hash(payload)

@@ -120,6 +120,7 @@ def provenance(cfg: BenchConfig, ds: Dataset | None, config_hash: str, code: dic
         prov["llm"]["prompts_digest"] = load_prompt_set(cfg.llm.prompts).digest   # which words were sent
     if cfg.method.traits.seeds_at_r0:
         prov["score_r0"] = cfg.method.score_r0
+        prov["ls"] = cfg.ls.model_dump()   # two-stage (LS, SS): which expander, which seed step
     return prov
 
 

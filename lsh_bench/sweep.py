@@ -217,7 +217,7 @@ def run_sweep(cfg: BenchConfig) -> list[Record]:
 
     Returns the records in the config's dataset order.
     """
-    check_method(cfg.method)
+    check_method(cfg.method, expander=cfg.ls.expander)
     code = code_state()     # the code that runs is the code imported now (see code_state)
     specs = list(cfg.dataset.values())
     records: list[Record] = []

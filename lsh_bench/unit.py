@@ -77,6 +77,7 @@ class SamplerFactory:
     schema: FeatureSchema
     categorical_features: list[int] | None
     seed_ratio: float | None
+    expander: str = "smote"
 
     def __call__(self, ratio: float | None) -> Any:
         if not self.method.resamples:
@@ -85,7 +86,7 @@ class SamplerFactory:
         return build_sampler(self.method, SamplerContext(
             sampling_strategy=ratio, k_neighbors=self.method.k_neighbors, random_state=self.seeds.sampler,
             llm_seed=self.seeds.llm, schema=self.schema, llm=self.llm,
-            categorical_features=self.categorical_features, seed_ratio=self.seed_ratio,
+            categorical_features=self.categorical_features, seed_ratio=self.seed_ratio, expander=self.expander,
         ))
 
 
@@ -145,7 +146,7 @@ class UnitJob:
         self.cfg, self.ds = cfg, ds
         self.mode: Mode = cfg.preprocess.name
         self.split, construction = scenario_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
-        self.plan = plan_ratios(cfg.method, cfg.ratios, self.split, ds.y)
+        self.plan = plan_ratios(cfg.method, cfg.ratios, self.split, ds.y, seed_step=cfg.ls.seed_steps)
         self.base: dict[str, Any] = {"ratios_skipped": self.plan.skipped, "scenario_construction": construction,
                                      "all_minority": all_minority_scores(ds.y, self.split, cfg.protocol.f1_decimals)}
         self.early: dict[str, Any] | None = None     # the whole record when nothing is computed
@@ -156,7 +157,8 @@ class UnitJob:
             return
         self.seed_ratio = self.plan.seed_ratio
         self.sampler_for = SamplerFactory(cfg.method, cfg.seeds, cfg.llm, ds.schema,
-                                          categorical_for_sampler(ds.schema, self.mode), self.seed_ratio)
+                                          categorical_for_sampler(ds.schema, self.mode), self.seed_ratio,
+                                          cfg.ls.expander)
         self.cells = expand_grid(cfg.classifiers())
         self.tasks = [
             Task(ri, r, fi, fold_data(ds, part))

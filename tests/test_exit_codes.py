@@ -85,7 +85,7 @@ def _first_error(overrides: list[str]) -> str:
                       "sm"),
     ("dataset=[wdbc,wdcb]", "error: dataset=wdcb: no such dataset option; choose one of: CastMetal1,"),
     ("classifier=[lr,rf]", "error: classifier=rf: no such classifier option; choose one of: dt, knn, lgbm, lr, svm"),
-    ("methd=sm", "error: methd: unknown key (typo?); keys of the config: classifier, data, dataset, grid, llm, "
+    ("methd=sm", "error: methd: unknown key (typo?); keys of the config: classifier, data, dataset, grid, llm, ls, "
                  "method, preprocess, protocol, ratios, run, scenario, seeds"),
     ("+run.n_jbos=2", "error: invalid config (conf/): run.n_jbos: unknown key (typo?); keys of run: results_dir, "
                       "n_jobs, evaluator, exact_check, progress, rerun_failed, fail_fast"),

@@ -49,6 +49,8 @@ ranking (friedman, ranking, cd_diagram): general scenario, test F1, on the
   and named under Missing); needs >= 3 methods and >= 2 such datasets
   (an error when asked for with only=, otherwise skipped and named).
   rank_methods=SM,LS,... ranks just those.
+pairs (table1, table2): pairs=LS:SS,LS:SM compares those pairs instead of
+  the paper's LM:SM, LS:LM, LS:SM (e.g. LS vs its SMOTE+SMOTE ablation SS).
 IR groups (table2): datasets sorted by IR descending, ties by dataset name,
   cut into thirds by position (remainder to "more" first, then "mid");
   each group needs >= 3 datasets: an error with only=table2, otherwise
@@ -92,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scores=: ratio statistics CSV for the runtime table/Figure 4")
     p.add_argument("--rank_methods", metavar="NAMES", default="",
                    help="comma-separated methods to rank (default: all with results)")
+    p.add_argument("--pairs", metavar="A:B,...", default="",
+                   help="Tables 1/2: the pairs compared, first:second (e.g. LS:SS,LS:SM); default the paper's")
     p.add_argument("--html", metavar="PATH", default=None,
                    help="also write one self-contained HTML report there (not with only=)")
     return p
@@ -107,9 +111,22 @@ def _command(args: argparse.Namespace) -> str:
         parts.append(f"config_hash={args.config_hash}")
     if args.rank_methods:
         parts.append(f"rank_methods={args.rank_methods}")
+    if args.pairs:
+        parts.append(f"pairs={args.pairs}")
     parts += [f"seed={args.seed}", f"rope={args.rope:g}", f"decimals={args.decimals}",
               f"nsamples={args.nsamples}"]
     return "python -m lsh_bench.analysis " + shlex.join(parts) + " out=DIR"
+
+
+def parse_pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """``pairs=LS:SS,LS:SM`` -> (("LS", "SS"), ("LS", "SM")); method names as in the tables (upper case)."""
+    pairs = []
+    for item in (t.strip() for t in text.split(",") if t.strip()):
+        first, sep, second = item.upper().partition(":")
+        if not sep or not first or not second or first == second or ":" in second:
+            raise AnalysisInputError(f"pairs=: {item!r} is not FIRST:SECOND of two methods (e.g. LS:SS)")
+        pairs.append((first, second))
+    return tuple(pairs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.html and only:
             raise AnalysisInputError("html= needs the full analysis; leave out only=")
         rank_methods = tuple(m.strip() for m in args.rank_methods.split(",") if m.strip())
+        pairs = parse_pairs(args.pairs)
         if args.scores:
             inputs = read_scores_csv(args.scores)
             if args.runtime:
@@ -132,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             inputs = load_results(args.results, args.config_hash)
         settings = Settings(seed=args.seed, rope=args.rope, decimals=args.decimals,
                             nsamples=args.nsamples, only=only,
-                            command=_command(args), rank_methods=rank_methods)
+                            command=_command(args), rank_methods=rank_methods, pairs=pairs)
         report = run(inputs, args.out, settings)
         page = html_report.write(inputs, settings, report, args.html) if args.html else None
     except AnalysisInputError as exc:

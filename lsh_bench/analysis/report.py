@@ -102,6 +102,7 @@ class Settings:
     only: tuple[str, ...] = ()
     command: str = ""
     rank_methods: tuple[str, ...] = ()
+    pairs: tuple[tuple[str, str], ...] = ()     # Tables 1/2; empty = the paper's three
 
 
 @dataclass
@@ -203,15 +204,24 @@ def _write_table(name: str, df: pd.DataFrame, out: Path, s: Settings) -> list[Pa
     return paths
 
 
+def check_pairs(table: pd.DataFrame, pairs: tuple[tuple[str, str], ...]) -> None:
+    """``pairs=``: every method named has a score column (an error naming the absent ones otherwise)."""
+    absent = sorted({m for pair in pairs for m in pair if f"{m}_t" not in table})
+    if absent:
+        raise AnalysisInputError(f"pairs=: no scores of {', '.join(absent)}; methods in the input: "
+                                 f"{', '.join(methods_in(table))}")
+
+
 def build_tables(inputs: Inputs, s: Settings, report: Report) -> None:
     """Every table the input allows; reasons for the others go to ``missing``."""
     g = inputs.general
+    check_pairs(g, s.pairs)
     kw = dict(rope=s.rope, seed=s.seed, decimals=s.decimals, nsamples=s.nsamples)
     if _wanted("table1", s.only) or _wanted("posteriors", s.only):
-        report.tables["table1"] = tables.table1(g, **kw)
+        report.tables["table1"] = tables.table1(g, **kw, pairs=s.pairs)
     if _wanted("table2", s.only) or _wanted("posteriors", s.only):
         try:
-            report.tables["table2"] = tables.table2(g, **kw)
+            report.tables["table2"] = tables.table2(g, **kw, pairs=s.pairs)
         except AnalysisInputError as exc:
             if "table2" in s.only:
                 raise

@@ -29,10 +29,13 @@ PAIR_COLUMNS: tuple[str, ...] = (
 )
 
 
+Pairs = tuple[tuple[str, str], ...]
+
+
 def _pair_rows(table: pd.DataFrame, group: str, *, rope: float, seed: int,
-               decimals: int, nsamples: int) -> list[dict]:
+               decimals: int, nsamples: int, pairs: Pairs = PAIRS) -> list[dict]:
     rows = []
-    for first, second in PAIRS:
+    for first, second in pairs:
         s = compare(table[f"{first}_t"], table[f"{second}_t"], rope=rope,
                     seed=seed, decimals=decimals, nsamples=nsamples)
         rows.append({"first": first, "second": second, "group": group, **s.as_dict()})
@@ -40,10 +43,14 @@ def _pair_rows(table: pd.DataFrame, group: str, *, rope: float, seed: int,
 
 
 def table1(general: pd.DataFrame, *, rope: float = 0.01, seed: int = 0,
-           decimals: int = 4, nsamples: int = NSAMPLES) -> pd.DataFrame:
-    """Paper Table 1: each pair on test F1 over all datasets (group "all")."""
+           decimals: int = 4, nsamples: int = NSAMPLES, pairs: Pairs = ()) -> pd.DataFrame:
+    """Paper Table 1: each pair on test F1 over all datasets (group "all").
+
+    ``pairs``: the (first, second) methods compared, e.g. ``(("LS", "SS"),)``
+    for the SMOTE+SMOTE ablation; empty = the paper's LM-SM, LS-LM, LS-SM.
+    """
     rows = _pair_rows(general, "all", rope=rope, seed=seed, decimals=decimals,
-                      nsamples=nsamples)
+                      nsamples=nsamples, pairs=pairs or PAIRS)
     return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
 
 
@@ -54,18 +61,19 @@ def with_groups(general: pd.DataFrame) -> pd.DataFrame:
 
 
 def table2(general: pd.DataFrame, *, rope: float = 0.01, seed: int = 0,
-           decimals: int = 4, nsamples: int = NSAMPLES) -> pd.DataFrame:
+           decimals: int = 4, nsamples: int = NSAMPLES, pairs: Pairs = ()) -> pd.DataFrame:
     """Paper Table 2: Table 1's statistics within each IR group.
 
     Groups are made from every dataset of the table (scored or not), so a
     method missing on some datasets changes n, not the groups.
     """
     grouped = with_groups(general)
+    pairs = pairs or PAIRS
     rows = []
     for group in IR_GROUPS:
         part = grouped[grouped["ir_group"] == group]
         rows += _pair_rows(part, group, rope=rope, seed=seed, decimals=decimals,
-                           nsamples=nsamples)
+                           nsamples=nsamples, pairs=pairs)
     return pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
 
 

@@ -1,5 +1,9 @@
 """LS (the LSH hybrid): LLM seeds up to r0, then SMOTE on real + seeds up to r (docs/protocol.md, "Methods").
 
+The expander is ``ls.expander`` (SMOTE by default, the paper's; any registered
+plain over-sampler otherwise) and the seed ratio is r0 or ``ls.seed_steps``
+ratios above it (:mod:`lsh_bench.samplers.two_stage`, shared with SS).
+
 The seeds are exactly the rows ``LLMOverSampler(sampling_strategy=r0)``
 writes on the same data with the same LLM seed: same requests, so the replay
 cache shares them across the ratios of a fold and the LLM is called for one
@@ -20,17 +24,16 @@ import numbers
 from typing import Any
 
 import numpy as np
-from imblearn.over_sampling import SMOTE, SMOTEN, SMOTENC
 from imblearn.over_sampling.base import BaseOverSampler
 from sklearn.utils._param_validation import Interval
 
 from lsh_bench.config import LLMConfig
 from lsh_bench.data.schema import FeatureSchema
-from lsh_bench.errors import SamplerNotApplicable
+from lsh_bench.ls_config import DEFAULT_EXPANDER
 from lsh_bench.protocol import require_rows_to_add
 from lsh_bench.samplers.llm.sampler import LLMOverSampler, minority_majority
 from lsh_bench.samplers.llm.types import LLMUsage
-from lsh_bench.samplers.smote import smote_for
+from lsh_bench.samplers.two_stage import expand_from_seeds
 
 
 class LSHSampler(BaseOverSampler):
@@ -52,6 +55,7 @@ class LSHSampler(BaseOverSampler):
         "random_state": [numbers.Integral],
         "llm_seed": [numbers.Integral],
         "client": "no_validation",
+        "expander": [str],
     }
 
     def __init__(
@@ -66,6 +70,7 @@ class LSHSampler(BaseOverSampler):
         random_state: int = 0,
         llm_seed: int = 0,
         client: Any = None,
+        expander: str = DEFAULT_EXPANDER,
     ) -> None:
         super().__init__(sampling_strategy=sampling_strategy)
         self.seed_ratio = seed_ratio
@@ -76,6 +81,7 @@ class LSHSampler(BaseOverSampler):
         self.random_state = random_state
         self.llm_seed = llm_seed
         self.client = client
+        self.expander = expander
 
     def _seeder(self) -> LLMOverSampler:
         """The LM sampler whose r0 rows are the seeds (same arguments -> same LLM requests)."""
@@ -111,17 +117,8 @@ class LSHSampler(BaseOverSampler):
         self.n_features_in_ = X.shape[1]
         if self.n_smote_ <= 0:
             return X1, y1
-        n_pool = n_min + self.n_seeds_
-        if n_pool < 2:
-            raise SamplerNotApplicable(
-                f"LS: {n_min} real minority row(s) + {self.n_seeds_} seed(s): SMOTE needs at least 2 to interpolate"
-            )
-        self.k_neighbors_ = min(self.k_neighbors, n_pool - 1)
-        smote = self._smote(X.shape[1])
-        X2, y2 = smote.fit_resample(X1, y1)
+        X2, y2, self.k_neighbors_ = expand_from_seeds(
+            X1, y1, n_pool=n_min + self.n_seeds_, sampling_strategy=float(self.sampling_strategy),
+            expander=self.expander, k_neighbors=self.k_neighbors, random_state=self.random_state,
+            categorical_features=self.categorical_features, who="LS")
         return X2, y2
-
-    def _smote(self, n_features: int) -> SMOTE | SMOTENC | SMOTEN:
-        return smote_for(float(self.sampling_strategy), k_neighbors=self.k_neighbors_,
-                         random_state=self.random_state, categorical_features=list(self.categorical_features or []),
-                         n_features=n_features)

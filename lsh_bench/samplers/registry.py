@@ -17,7 +17,8 @@ unit's values it asks for (:meth:`SamplerContext.values`):
 ``schema`` / ``n_features`` the dataset's columns (:class:`~lsh_bench.data.schema.FeatureSchema`)
 ``categorical_features``    columns SMOTENC keeps categorical (``preprocess=standard``)
 ``llm``                     the ``llm=`` config (:class:`~lsh_bench.config.LLMConfig`)
-``seed_ratio``              r0, the first applicable ratio (``seeds_at_r0`` only)
+``seed_ratio``              the seed ratio: r0, or ``ls.seed_steps`` ratios above it (``seeds_at_r0`` only)
+``expander``                ``ls.expander``: the over-sampler above the seed ratio (:func:`build_expander`)
 ==========================  ==================================================
 
 Adding an oversampler = a class with imbalanced-learn's ``fit_resample``
@@ -41,6 +42,7 @@ from omegaconf import OmegaConf
 from lsh_bench.config import LLMConfig, MethodSpec
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.errors import ConfigError
+from lsh_bench.ls_config import DEFAULT_EXPANDER
 
 #: Where the shipped methods are (the Hydra config group ``method``).
 METHOD_DIR = Path(__file__).resolve().parents[2] / "conf" / "method"
@@ -58,6 +60,7 @@ class SamplerContext:
     llm: LLMConfig
     categorical_features: list[int] | None = None
     seed_ratio: float | None = None
+    expander: str = DEFAULT_EXPANDER
 
     def values(self) -> dict[str, Any]:
         """The values a sampler class may ask for, by parameter name."""
@@ -69,6 +72,7 @@ class SamplerContext:
         }
         if self.seed_ratio is not None:
             out["seed_ratio"] = self.seed_ratio
+            out["expander"] = self.expander
         return out
 
 
@@ -102,14 +106,49 @@ def build_sampler(method: MethodSpec, context: SamplerContext) -> Any | None:
     return factory(**{k: v for k, v in context.values().items() if k in accepted})
 
 
-def check_method(method: MethodSpec, registered: dict[str, MethodSpec] | None = None) -> None:
+def expander_method(name: str, registered: dict[str, MethodSpec] | None = None) -> MethodSpec:
+    """The registered method ``ls.expander`` names: a method's name, else its kind (``smote`` = SM's sampler).
+
+    It must be a plain over-sampler: it resamples, uses no LLM and takes no
+    seed ratio (an expander that wrote seeds of its own would be a third stage).
+    """
+    methods = _shipped_methods() if registered is None else registered
+    spec = methods.get(name) or next((m for m in methods.values() if m.kind == name), None)
+    plain = sorted(n for n, m in methods.items()
+                   if m.resamples and not (m.traits.uses_llm or m.traits.seeds_at_r0))
+    if spec is None or spec.name not in plain:
+        why = "is not a registered method or kind" if spec is None else "is not a plain over-sampler"
+        raise ConfigError(f"ls.expander: {name!r} {why} (conf/method/); expected {DEFAULT_EXPANDER!r} "
+                          f"or one of {plain}")
+    return spec
+
+
+def build_expander(name: str, *, sampling_strategy: float, k_neighbors: int, random_state: int,
+                   categorical_features: list[int] | None, n_features: int) -> Any:
+    """The expander's sampler for ``sampling_strategy``, built as its own method would be (same values)."""
+    factory = sampler_factory(expander_method(name).target)  # type: ignore[arg-type]
+    values = {"sampling_strategy": sampling_strategy, "k_neighbors": k_neighbors, "n_neighbors": k_neighbors,
+              "random_state": random_state, "categorical_features": categorical_features,
+              "n_features": n_features}
+    accepted = _parameters(factory)
+    return factory(**{k: v for k, v in values.items() if k in accepted})
+
+
+@lru_cache(maxsize=1)
+def _shipped_methods() -> dict[str, MethodSpec]:
+    return registered_methods()
+
+
+def check_method(method: MethodSpec, registered: dict[str, MethodSpec] | None = None,
+                 expander: str | None = None) -> None:
     """Fail before any work if the method cannot be built or its traits contradict its class.
 
     * the class exists, takes ``sampling_strategy``, and needs nothing the unit cannot give;
     * ``uses_llm`` iff it takes ``llm``, ``seeds_at_r0`` iff it takes ``seed_ratio``
       (otherwise the LLM config would be missing from the unit's hash, or r0 never passed);
     * a ``kind`` of a shipped method keeps that method's class and traits (the
-      config hash names the sampler by its kind).
+      config hash names the sampler by its kind);
+    * a two-stage method's ``expander`` (``ls.expander``) is a plain registered over-sampler.
     """
     where = f"method {method.name!r}"
     if method.target is None:
@@ -132,6 +171,8 @@ def check_method(method: MethodSpec, registered: dict[str, MethodSpec] | None = 
             raise ConfigError(
                 f"{where}: kind {method.kind!r} is {other.name!r}'s sampler ({other.target}, {other.traits}); "
                 "a method with another class or traits needs a kind of its own (the unit's config hash names it)")
+    if expander is not None and method.traits.seeds_at_r0:
+        expander_method(expander, registered)
 
 
 def registered_methods(method_dir: Path = METHOD_DIR) -> dict[str, MethodSpec]:

@@ -17,6 +17,10 @@ One parametrised test per check, run over the registry, so a new oversampler
   count per minority row, then makes none and raises — the unit is recorded
   ``failed``.)
 
+The two-stage methods (LS, SS) also run with other expanders
+(``ls.expander``, :data:`EXPANDER_CASES`): ``ls+borderline`` is LS with
+Borderline-SMOTE above the seed ratio.
+
 LM and LS run with a scripted chat backend (``tests/llm_gen/fakes.py``), never a model.
 """
 
@@ -39,18 +43,28 @@ from lsh_bench.unit import run_unit
 from tests.llm_gen.fakes import ScriptedBackend
 
 METHODS = registered_methods()
-RESAMPLING = sorted(name for name, m in METHODS.items() if m.resamples)
+#: Two-stage methods with an expander other than SMOTE (``ls.expander``): "<method>+<expander>".
+EXPANDER_CASES = ["ls+borderline", "ls+adasyn", "ss+borderline", "ss+adasyn"]
+RESAMPLING = sorted(name for name, m in METHODS.items() if m.resamples) + EXPANDER_CASES
+ALL_CASES = sorted(METHODS) + EXPANDER_CASES
 #: imbalanced-learn's ADASYN rounds a count per minority row, so its total is near, not at, the protocol's.
-APPROXIMATE_COUNT = {"adasyn"}
+APPROXIMATE_COUNT = {"adasyn", "ls+adasyn", "ss+adasyn"}
+
+
+def _case(name: str) -> tuple[MethodSpec, str]:
+    """(method, expander) of a case name: ``ls+adasyn`` -> (LS, "adasyn"); a plain name -> SMOTE."""
+    method, _, expander = name.partition("+")
+    return METHODS[method], expander or "smote"
 
 
 def test_the_paper_methods_and_the_newer_ones_are_registered() -> None:
-    assert {"sm", "lm", "ls", "org", "borderline", "adasyn"} <= set(METHODS)
+    assert {"sm", "lm", "ls", "org", "borderline", "adasyn", "ss"} <= set(METHODS)
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", ALL_CASES)
 def test_method_passes_the_registry_checks(name: str) -> None:
-    check_method(METHODS[name])
+    method, expander = _case(name)
+    check_method(method, expander=expander)
 
 
 # ------------------------------------------------------ sampler contract ---
@@ -63,14 +77,16 @@ def _data(n_maj: int = 70, n_min: int = 16, seed: int = 0) -> tuple[np.ndarray, 
     return X, y
 
 
-def _sampler(method: MethodSpec, ratio: float, X: np.ndarray) -> object:
+def _sampler(name: str, ratio: float, X: np.ndarray) -> object:
     from lsh_bench.data.schema import FeatureSchema
 
+    method, expander = _case(name)
     schema = FeatureSchema.infer(pd.DataFrame(X, columns=["a", "b", "c"]))
     llm = LLMConfig(cache_mode="off", min_outputs_per_round=10, max_rounds=20)
     sampler = build_sampler(method, SamplerContext(
         sampling_strategy=ratio, k_neighbors=method.k_neighbors, random_state=0, llm_seed=7, schema=schema,
-        llm=llm, categorical_features=None, seed_ratio=0.4 if method.traits.seeds_at_r0 else None))
+        llm=llm, categorical_features=None, seed_ratio=0.4 if method.traits.seeds_at_r0 else None,
+        expander=expander))
     if method.traits.uses_llm:
         sampler.set_params(client=ScriptedBackend(schema))
     return sampler
@@ -79,7 +95,7 @@ def _sampler(method: MethodSpec, ratio: float, X: np.ndarray) -> object:
 @pytest.mark.parametrize("name", RESAMPLING)
 def test_hyper_parameters_are_stored_unchanged_and_clone(name: str) -> None:
     X, _ = _data()
-    sampler = _sampler(METHODS[name], 0.6, X)
+    sampler = _sampler(name, 0.6, X)
     params = sampler.get_params()
     assert params["sampling_strategy"] == 0.6
     twin = clone(sampler)
@@ -92,7 +108,7 @@ def test_hyper_parameters_are_stored_unchanged_and_clone(name: str) -> None:
 def test_fit_resample_adds_the_protocols_rows_after_the_originals(name: str, ratio: float) -> None:
     X, y = _data()
     X0, y0 = X.copy(), y.copy()
-    sampler = _sampler(METHODS[name], ratio, X)
+    sampler = _sampler(name, ratio, X)
     params = dict(sampler.get_params())
     X_res, y_res = sampler.fit_resample(X, y)
     assert np.array_equal(X, X0) and np.array_equal(y, y0)                    # inputs untouched
@@ -110,15 +126,15 @@ def test_fit_resample_adds_the_protocols_rows_after_the_originals(name: str, rat
 @pytest.mark.parametrize("name", RESAMPLING)
 def test_fit_resample_is_reproducible(name: str) -> None:
     X, y = _data()
-    first = _sampler(METHODS[name], 0.8, X).fit_resample(X, y)
-    second = _sampler(METHODS[name], 0.8, X).fit_resample(X, y)
+    first = _sampler(name, 0.8, X).fit_resample(X, y)
+    second = _sampler(name, 0.8, X).fit_resample(X, y)
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
 
 
 @pytest.mark.parametrize("name", RESAMPLING)
 def test_in_a_pipeline_only_fit_resamples(name: str) -> None:
     X, y = _data()
-    pipe = Pipeline([("resample", _sampler(METHODS[name], 1.0, X)),
+    pipe = Pipeline([("resample", _sampler(name, 1.0, X)),
                      ("clf", DecisionTreeClassifier(random_state=0))]).fit(X, y)
     assert len(pipe.predict(X)) == len(X)
 
@@ -134,14 +150,14 @@ def scripted_llm(monkeypatch, make_cfg):
     client._CLIENTS.clear()
 
 
-@pytest.mark.parametrize("name", sorted(METHODS))
+@pytest.mark.parametrize("name", ALL_CASES)
 def test_a_unit_of_the_method_follows_the_protocol(name: str, make_cfg, scripted_llm) -> None:
-    cfg = make_cfg(f"method={name}", "dataset=haberman", "grid=smoke", "classifier=[dt]", "llm.cache_mode=off",
-                   "ratios=[0.6,1.0]")
+    method, expander = _case(name)
+    cfg = make_cfg(f"method={method.name}", "dataset=haberman", "grid=smoke", "classifier=[dt]",
+                   "llm.cache_mode=off", "ratios=[0.6,1.0]", f"ls.expander={expander}")
     ds = load_dataset(cfg.dataset["haberman"], cfg.data)
     record, cells, ratios = run_unit(cfg, ds)
     assert record["status"] == "done", record.get("reason")
-    method = METHODS[name]
     if not method.resamples:
         assert record["ratios_applicable"] == [None] and record["choice"]["ratio"] is None
         return
