@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 
 from lsh_bench.errors import ConfigError
 from lsh_bench.llm_config import LLMConfig
+from lsh_bench.quality_config import QualitySpec
 
 
 class _Strict(BaseModel):
@@ -236,6 +237,7 @@ class BenchConfig(_Strict):
     data: DataSpec
     run: RunSpec
     llm: LLMConfig
+    quality: QualitySpec = QualitySpec()   # not hashed: it never changes a score
 
     @field_validator("ratios")
     @classmethod

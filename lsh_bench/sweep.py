@@ -183,7 +183,7 @@ class PooledScheduler:
             if item.refit:
                 fields, cells, ratios = job.finish(out)
                 unit.fields.update(fields)
-                self._close(job, claim, unit, (cells, ratios))
+                self._close(job, claim, unit, (cells, ratios, job.quality_frame()))
             elif (refit := job.add_cv(out)) is not None:
                 self.ready.appendleft(refit)
         except (KeyboardInterrupt, SystemExit, StoreUnwritable):
@@ -192,7 +192,8 @@ class PooledScheduler:
             unit.failed(exc)
             self._close(job, claim, unit)
 
-    def _close(self, job: UnitJob | None, claim: Claim, unit: UnitRun, out: tuple[Any, Any] = (None, None)) -> None:
+    def _close(self, job: UnitJob | None, claim: Claim, unit: UnitRun,
+               out: tuple[Any, ...] = (None, None, None)) -> None:
         """Write the unit's record, drop its queued items, release its lock."""
         if job is not None:
             self.open_units.pop(id(job), None)

@@ -33,7 +33,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("data/loader.py", "import sklearn.datasets"): "#12's file: scikit-learn's embedded copy, used for wdbc only",
     ("samplers/llm/backends.py", "module lines"): "#18's deadlines grew it; split the endpoint and local backends",
     ("analysis/load.py", "module lines"): "#17's report added the records loader; split into load + load_records",
-    ("quality/record.py", "score_synthetic"): "#16 wiring splits it into the metric families' steps",
     ("samplers/llm/paper_generator.py", "generate_rows_paper"): "#14 wiring splits it into named steps",
     ("samplers/llm/paper_generator.py", "import lsh_bench.samplers.llm.client"): "#14's file: a deferral, not a cycle",
 }
