@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from lsh_bench.config import BenchConfig, DatasetSpec, unit_config_hash
 from lsh_bench.errors import StoreUnwritable, SweepStopped
 from lsh_bench.provenance import code_state
+from lsh_bench.quality.backfill import fill_missing_quality
 from lsh_bench.samplers.registry import check_method
 from lsh_bench.store import FINISHED, UnitStore, try_lock
 from lsh_bench.unit import UnitJob, UnitRun, WorkItem, compute_unit, run_tasks
@@ -256,4 +257,5 @@ def run_sweep(cfg: BenchConfig) -> list[Record]:
     finally:
         cell_bar.close()
         bar.close()
+    fill_missing_quality(cfg, records)   # units finished before the quality record existed (no new scores)
     return sorted(records, key=lambda r: order[r["dataset"]])
