@@ -134,8 +134,9 @@ def quality_tables(quality: pd.DataFrame | None, general: pd.DataFrame) -> tuple
     except AnalysisInputError as exc:   # too few datasets for three IR groups: named, like Table 2
         missing.append(f"Quality by IR group not produced: {exc}.")
     corr = quality_correlations(units, general)
-    if corr.empty:
-        missing.append("Quality correlations not produced: no LS/LM and SM test F1 in the general scenario.")
+    if corr.empty or not (corr["n"] > 0).any():
+        missing.append("Quality correlations not produced: no general-scenario dataset has both the quality "
+                       "rows of LS or LM and the test F1 of it and of SM.")
     else:
         out["quality_correlations"] = corr
     return out, missing
