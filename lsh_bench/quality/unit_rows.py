@@ -28,7 +28,7 @@ from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.models.evaluate import Resampled
 from lsh_bench.quality.cost import cost_fields
 from lsh_bench.quality.fields import KEY_FIELDS, METRIC_FIELDS
-from lsh_bench.quality.inputs import QualityConfig
+from lsh_bench.quality.inputs import QualityConfig, QualityInputError
 from lsh_bench.quality.record import RealReference, prepare_reference, score_synthetic
 from lsh_bench.quality_config import QualitySpec
 from lsh_bench.samplers.llm.types import LLMUsage
@@ -105,8 +105,11 @@ def part_row(spec: QualitySpec, schema: FeatureSchema, r: Resampled, y_val: np.n
         metrics = _undefined_metrics(len(added), schema, spec, "no real minority row in the training part or "
                                      f"(quality.zero_shot_reference={spec.zero_shot_reference}) none held out")
     else:
-        ref = shared_reference(X_ref, y_ref, schema, spec)
-        metrics = score_synthetic(ref, added, shown=getattr(r.sampler, "rows_shown_", None))
+        try:
+            ref = shared_reference(X_ref, y_ref, schema, spec)
+            metrics = score_synthetic(ref, added, shown=getattr(r.sampler, "rows_shown_", None))
+        except QualityInputError as exc:   # rows no metric can use (none added, non-finite): recorded, the unit goes on
+            metrics = _undefined_metrics(len(added), schema, spec, str(exc))
     cost = cost_fields(resample_seconds=r.seconds, quality_seconds=time.perf_counter() - t0,
                        n_rows_added=len(added), **llm_cost(r.sampler))
     row = {"fold": fold, "ratio": ratio, "reference": reference, **metrics, **cost}

@@ -6,7 +6,6 @@ the scripted chat backend (``tests/llm_gen/fakes.py``), never a model.
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -19,8 +18,12 @@ from lsh_bench.config import unit_config_hash
 from lsh_bench.data.loader import load_dataset
 from lsh_bench.provenance import code_state
 from lsh_bench.quality.fields import METRIC_NAMES
-from lsh_bench.quality.unit_rows import frame_columns
+from lsh_bench.data.schema import Column, FeatureSchema
+from lsh_bench.models.evaluate import Resampled
+from lsh_bench.quality.unit_rows import frame_columns, part_row
+from lsh_bench.quality_config import QualitySpec
 from lsh_bench.store import UnitStore
+from lsh_bench.sweep import run_sweep
 from lsh_bench.unit import compute_unit
 from tests.llm_gen.fakes import ScriptedBackend
 
@@ -125,3 +128,22 @@ def test_zero_shot_reference_none_records_why(make_cfg, scripted_llm):
     assert (quality["reference"] == "none").all()
     assert quality["undefined"].str.startswith("all metrics: no real minority row").all()
     assert quality["paper_knn_mean"].isna().all() and set(METRIC_NAMES) <= set(quality.columns)
+
+
+def test_rows_no_metric_can_use_are_recorded_not_fatal():
+
+    schema = FeatureSchema((Column("a", "numeric"), Column("b", "numeric")))
+    X = np.arange(20, dtype=float).reshape(10, 2)
+    y = np.r_[np.zeros(7, int), np.ones(3, int)]
+    r = Resampled(X, y, X.copy(), y.copy(), X[:2], 0.0, None)          # the sampler added no row
+    row = part_row(QualitySpec(), schema, r, np.array([0, 1]), ratio=0.6, fold=0)
+    assert row["undefined"].startswith("all metrics: synthetic") and math.isnan(row["paper_knn_mean"])
+    assert row["n_synthetic"] == 0 and row["reference"] == "train"
+
+
+def test_the_pooled_sweep_stores_the_same_quality_rows(make_cfg, tmp_path):
+    one, pooled = tmp_path / "one", tmp_path / "pooled"
+    run_sweep(make_cfg("method=sm", *SMALL, f"run.results_dir={one}"))
+    run_sweep(make_cfg("method=sm", *SMALL, f"run.results_dir={pooled}", "run.n_jobs=2"))
+    frames = [pd.read_parquet(next((d / "units").glob("*/*/*/*/quality.parquet"))) for d in (one, pooled)]
+    assert len(frames[0]) == 11 and _metrics_equal(*frames)
