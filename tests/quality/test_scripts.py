@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import lsh_bench.samplers.llm.backends as backends
+import lsh_bench.samplers.llm.client as client
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -63,6 +66,8 @@ def test_figure6_from_the_committed_units_rows(tmp_path: Path) -> None:
     few, zero = meta["views"]
     assert few["scenario"] == "fewshot" and zero["scenario"] == "zeroshot" and zero["n_real_minority"] == 0
     assert zero["panels"]["LM"]["quality"]["detection_auc"] == 1.0     # zero-shot rows: told apart perfectly
+    for name in ("figure6_rows.png", "figure6_rows.pdf", "figure6_rows.json"):     # the committed figure, byte for byte
+        assert (tmp_path / name).read_bytes() == (ROOT / "results" / "figures" / name).read_bytes()
 
 
 @pytest.mark.slow
@@ -74,3 +79,21 @@ def test_bench_quality_sweep_on_off(tmp_path: Path, mirror: Path) -> None:
     assert rc == 0 and report["scores_identical"] is True
     (row,) = report["per_dataset"]
     assert row["quality_rows"] > 0 and row["cpu_seconds_on"] > 0 and row["cpu_seconds_off"] > 0
+
+
+def test_figure1_replays_the_committed_figure_cache_without_a_model(tmp_path: Path, mirror: Path, monkeypatch) -> None:
+    def no_model(cfg):
+        raise AssertionError("figure 1 must replay its LLM rows, not call a model")
+
+    monkeypatch.setattr(backends, "make_backend", no_model)
+    client._CLIENTS.clear()
+    rc = figure_rows.main(["--dataset", "haberman", "--fold", "0", "--ratio", "1.0",
+                           "--cache", str(ROOT / "results" / "figure_cache"), "--out", str(tmp_path),
+                           "--set", f"data.mirror_dirs=[{mirror}]", "--set", "data.use_openml=false"])
+    client._CLIENTS.clear()
+    panels = json.loads((tmp_path / "figure1_rows.json").read_text())["views"][0]["panels"]
+    assert rc == 0 and set(panels) == {"SM", "LM", "LS"}
+    assert all("quality" in p for p in panels.values())
+    committed = ROOT / "results" / "figures"
+    for name in ("figure1_rows.png", "figure1_rows.pdf", "figure1_rows.json"):     # the committed figure, byte for byte
+        assert (tmp_path / name).read_bytes() == (committed / name).read_bytes()
