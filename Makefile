@@ -116,7 +116,7 @@ figure6: install
 	PYTHONPATH=$(CURDIR) $(PY) scripts/figure_rows.py --figure 6 --fold 0 --ratio 1.0 --rows results/smoke_store/rows/fewshot_lm_flare.npz results/smoke_store/rows/zeroshot_lm_flare.npz --out $(FIG_OUT)
 
 # bench-quality: SM sweeps with the quality record on vs off, same run (results/bench/quality_on_off.json)
-QUALITY_DATASETS ?= haberman,vertebra-column,wdbc,sa-heart,thoracic-surgery,ionosphere
+QUALITY_DATASETS ?= haberman,vertebra-column,sa-heart,ionosphere,thoracic-surgery,wdbc
 bench-quality: install
 	PYTHONPATH=$(CURDIR) nice -n 5 $(PY) scripts/bench_quality.py --sweep-on-off $(QUALITY_DATASETS) --out results/bench/quality_on_off.json
 

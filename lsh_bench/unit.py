@@ -279,7 +279,6 @@ class UnitJob:
         }
         return record, pd.DataFrame(self.cell_rows), pd.DataFrame(self.ratio_rows)
 
-
     def quality_frame(self) -> pd.DataFrame | None:
         """``quality.parquet`` (one row per resampled (fold, ratio), fold -1 = the refit), None if not recorded."""
         if self.quality is None or not self.quality_rows:

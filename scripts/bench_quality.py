@@ -258,7 +258,8 @@ def _sweep_once(datasets: str, preprocess: str, extra: list[str], store: Path, q
             "quality_rows": sum((r.get("quality") or {}).get("rows", 0) for r in records)}
 
 
-def sweep_on_off(names: list[str], preprocess: str, extra: list[str], work: Path) -> dict[str, Any]:
+def sweep_on_off(names: list[str], preprocess: str, extra: list[str], work: Path,
+                 partial: Any = None) -> dict[str, Any]:
     """SM sweep wall and CPU time with the quality record on vs off, same run, per dataset in ABBA order.
 
     Each dataset is swept four times into fresh stores (on, off, off, on for
@@ -266,6 +267,8 @@ def sweep_on_off(names: list[str], preprocess: str, extra: list[str], work: Path
     run weighs on both modes alike; the machine is shared, so CPU seconds
     (this process; n_jobs=1 keeps all work in it) are the number to read.
     The scores of the two modes must be identical (the record changes none).
+    ``partial`` is handed the report so far after every dataset (a long run on a
+    shared machine leaves its measurements behind if it is stopped).
     """
     per, totals = [], {m: {"wall_seconds": 0.0, "cpu_seconds": 0.0} for m in ("on", "off")}
     identical = True
@@ -287,6 +290,13 @@ def sweep_on_off(names: list[str], preprocess: str, extra: list[str], work: Path
         per.append(row)
         print(f"{name:34s} cpu on {row['cpu_seconds_on']:8.2f} s  off {row['cpu_seconds_off']:8.2f} s  "
               f"wall on {row['wall_seconds_on']:8.2f} s  off {row['wall_seconds_off']:8.2f} s", flush=True)
+        if partial is not None:
+            partial(_on_off_report(names[: i + 1], per, totals, identical) | {"complete": i + 1 == len(names)})
+    return _on_off_report(names, per, totals, identical) | {"complete": True}
+
+
+def _on_off_report(names: list[str], per: list[dict[str, Any]], totals: dict[str, dict[str, float]],
+                   identical: bool) -> dict[str, Any]:
     return {
         "what": "SM sweeps (paper grid, run.n_jobs=1) with quality.enabled true vs false, same run, 2 sweeps per "
                 "mode and dataset in ABBA order; seconds are the mean of the 2",
@@ -321,11 +331,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_start = list(os.getloadavg())
     if args.sweep_on_off:
-        with tempfile.TemporaryDirectory(prefix="bench_quality_") as tmp:
-            report = sweep_on_off(args.sweep_on_off.split(","), args.preprocess, args.set, args.work or Path(tmp))
-        report["machine"] = machine_info(load_start)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+        def write(report: dict[str, Any]) -> None:
+            report["machine"] = machine_info(load_start)
+            args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+        with tempfile.TemporaryDirectory(prefix="bench_quality_") as tmp:
+            report = sweep_on_off(args.sweep_on_off.split(","), args.preprocess, args.set, args.work or Path(tmp), write)
+        write(report)
         print(json.dumps({k: report[k] for k in ("total", "cpu_ratio_on_off", "wall_ratio_on_off",
                                                  "scores_identical")}, indent=1))
         return 0 if report["scores_identical"] else 1
