@@ -31,7 +31,7 @@ def test_rerun_recomputes_nothing_and_failed_units_are_retried(make_cfg, monkeyp
     first = run_sweep(cfg)
     assert [r["status"] for r in first] == ["done", "done"]
     calls = []
-    monkeypatch.setattr(unit, "run_unit", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(unit, "run_job", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
     again = run_sweep(cfg)
     assert calls == [] and again == first
     # A failed unit is recorded with its traceback, and retried (only it) on the next run.
