@@ -23,7 +23,7 @@ ifneq ($(wildcard $(SHARED_DATA)/manifest.csv),)
 export LSH_BENCH_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: install run test test-all smoke bench bench-sweep bench-llm seed-study paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps figure4
+.PHONY: install run test test-all smoke bench bench-sweep bench-llm bench-quality seed-study figure1 figure4 figure6 paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -103,6 +103,22 @@ bench-sweep: install
 OLD_LLM ?= e82e2e2
 bench-llm: install
 	nice -n 5 $(PY) scripts/bench_llm.py --old-commit $(OLD_LLM)
+
+# Figures 1 and 6 (rows on the PCA of the real rows; PNG + PDF + JSON of each panel's quality) into $(FIG_OUT).
+# Figure 1 replays LM/LS from $(FIG_CACHE) read-only (panels it lacks are left out and named; RECORD=1 lets the
+# local model answer them). Figure 6: the committed few-/zero-shot flare LM units, rows replayed at their commit
+# (scripts/replay_unit_rows.py) from results/smoke_store/llm_cache.
+FIG_OUT ?= results/figures
+FIG_CACHE ?= results/figure_cache
+figure1: install
+	PYTHONPATH=$(CURDIR) $(PY) scripts/figure_rows.py --figure 1 --dataset haberman --fold 0 --ratio 1.0 --cache $(FIG_CACHE) $(if $(RECORD),--record) --out $(FIG_OUT)
+figure6: install
+	PYTHONPATH=$(CURDIR) $(PY) scripts/figure_rows.py --figure 6 --fold 0 --ratio 1.0 --rows results/smoke_store/rows/fewshot_lm_flare.npz results/smoke_store/rows/zeroshot_lm_flare.npz --out $(FIG_OUT)
+
+# bench-quality: SM sweeps with the quality record on vs off, same run (results/bench/quality_on_off.json)
+QUALITY_DATASETS ?= haberman,vertebra-column,sa-heart,ionosphere,thoracic-surgery,wdbc
+bench-quality: install
+	PYTHONPATH=$(CURDIR) nice -n 5 $(PY) scripts/bench_quality.py --sweep-on-off $(QUALITY_DATASETS) --out results/bench/quality_on_off.json
 
 # Re-record the replay caches the LM/LS tests use, from the real local model (~10 min on 2 cores).
 # Delete tests/fixtures/llm_cache_runner first to drop entries no test asks for any more.

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 from lsh_bench.errors import ConfigError
 from lsh_bench.llm_config import LLM_EXECUTION_FIELDS, LLMConfig
 from lsh_bench.ls_config import LSConfig
+from lsh_bench.quality_config import QualitySpec
 
 
 class _Strict(BaseModel):
@@ -252,6 +253,7 @@ class BenchConfig(_Strict):
     run: RunSpec
     llm: LLMConfig
     ls: LSConfig = LSConfig()      # two-stage methods (LS, SS): expander, seed step
+    quality: QualitySpec = QualitySpec()   # not hashed: it never changes a score
 
     @field_validator("ratios")
     @classmethod

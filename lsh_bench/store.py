@@ -5,6 +5,7 @@ A *unit* is one (dataset, scenario, method) under one config hash::
     <results_dir>/units/<scenario>/<method>/<dataset>/<config_hash>/
         cells.parquet   every CV cell: ratio x classifier x params x fold -> F1, seconds
         ratios.parquet  per (ratio, fold): resampling seconds and LLM accounting
+        quality.parquet per (fold, ratio): quality of the synthetic rows (docs/quality.md)
         unit.json       the unit's record: status, choice, SM_v/SM_t/SM_a-style scores,
                         skipped ratios with reasons, LLM accounting, provenance
 
@@ -167,7 +168,8 @@ class UnitStore:
             raise StoreUnwritable(self.dir, exc) from exc
         return FileLock(str(self.dir / ".lock"), timeout=timeout)
 
-    def write(self, record: dict[str, Any], cells: pd.DataFrame | None, ratios: pd.DataFrame | None) -> None:
+    def write(self, record: dict[str, Any], cells: pd.DataFrame | None, ratios: pd.DataFrame | None,
+              quality: pd.DataFrame | None = None) -> None:
         """Put the unit's files in place, ``unit.json`` last (it marks the unit finished).
 
         On an OS error (disk full, read-only, permissions) the files this call
@@ -182,7 +184,7 @@ class UnitStore:
             # node failure) -- remove it so no stray partial file stays in the store.
             for stale in self.dir.glob(".*.tmp"):
                 stale.unlink(missing_ok=True)
-            for name, frame in (("cells.parquet", cells), ("ratios.parquet", ratios)):
+            for name, frame in (("cells.parquet", cells), ("ratios.parquet", ratios), ("quality.parquet", quality)):
                 if frame is not None:
                     atomic_write_parquet(self.dir / name, frame)
                     written.append(self.dir / name)

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from lsh_bench.config import BenchConfig, DatasetSpec, unit_config_hash
 from lsh_bench.errors import StoreUnwritable, SweepStopped
 from lsh_bench.provenance import code_state
+from lsh_bench.quality.backfill import fill_missing_quality
 from lsh_bench.samplers.registry import check_method
 from lsh_bench.store import FINISHED, UnitStore, try_lock
 from lsh_bench.unit import UnitJob, UnitRun, WorkItem, compute_unit, run_tasks
@@ -183,7 +184,7 @@ class PooledScheduler:
             if item.refit:
                 fields, cells, ratios = job.finish(out)
                 unit.fields.update(fields)
-                self._close(job, claim, unit, (cells, ratios))
+                self._close(job, claim, unit, (cells, ratios, job.quality_frame()))
             elif (refit := job.add_cv(out)) is not None:
                 self.ready.appendleft(refit)
         except (KeyboardInterrupt, SystemExit, StoreUnwritable):
@@ -192,7 +193,8 @@ class PooledScheduler:
             unit.failed(exc)
             self._close(job, claim, unit)
 
-    def _close(self, job: UnitJob | None, claim: Claim, unit: UnitRun, out: tuple[Any, Any] = (None, None)) -> None:
+    def _close(self, job: UnitJob | None, claim: Claim, unit: UnitRun,
+               out: tuple[Any, ...] = (None, None, None)) -> None:
         """Write the unit's record, drop its queued items, release its lock."""
         if job is not None:
             self.open_units.pop(id(job), None)
@@ -255,4 +257,5 @@ def run_sweep(cfg: BenchConfig) -> list[Record]:
     finally:
         cell_bar.close()
         bar.close()
+    fill_missing_quality(cfg, records)   # units finished before the quality record existed (no new scores)
     return sorted(records, key=lambda r: order[r["dataset"]])

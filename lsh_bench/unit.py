@@ -43,10 +43,14 @@ from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.data.scenarios import scenario_split
 from lsh_bench.data.splits import Part
 from lsh_bench.errors import DatasetUnavailable, LshBenchError, SamplerNotApplicable
-from lsh_bench.models.evaluate import FoldData, GridScores, evaluate_shared, evaluate_straightforward
+from lsh_bench.models.evaluate import (
+    FoldData, GridScores, Resampled, evaluate_shared, evaluate_straightforward, resample_part,
+)
 from lsh_bench.models.grid import Cell, expand_grid
 from lsh_bench.models.preprocess import Mode, categorical_for_sampler
 from lsh_bench.protocol import all_minority_scores, plan_ratios, round_f1, select
+from lsh_bench.quality.unit_rows import frame_columns, part_row, record_section
+from lsh_bench.quality_config import QualitySpec
 from lsh_bench.record import identity, provenance, ratio_row, usage_fields
 from lsh_bench.samplers.llm.types import LLMUsage
 from lsh_bench.samplers.registry import SamplerContext, build_sampler
@@ -90,10 +94,23 @@ class SamplerFactory:
         ))
 
 
+def _quality_of(task: Task, quality: QualitySpec, schema: FeatureSchema, scores: GridScores) -> Any:
+    """The hook that puts the task's quality row on ``scores`` from its resampled part (once, not per cell)."""
+    def observe(r: Resampled) -> None:
+        assert task.ratio is not None
+        scores.quality = part_row(quality, schema, r, task.data.y_val, ratio=task.ratio, fold=task.fold)
+    return observe
+
+
 def run_tasks(
-    tasks: list[Task], cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler_for: Any, evaluator: str
+    tasks: list[Task], cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler_for: Any, evaluator: str,
+    quality: QualitySpec | None = None,
 ) -> list[Scored]:
-    """Score every cell for a group of tasks (one worker call; one BLAS thread)."""
+    """Score every cell for a group of tasks (one worker call; one BLAS thread).
+
+    With ``quality`` (and a sampler), each task's quality row is computed from
+    its resampled part (``GridScores.quality``).
+    """
     out = []
     # The paper-faithful LR (unscaled, max_iter=100000) often stops at lbfgs's
     # evaluation cap; that is expected, and counted per task instead of
@@ -103,10 +120,15 @@ def run_tasks(
         for t in tasks:
             caught.clear()
             sampler = sampler_for(t.ratio)
+            hold = GridScores([], [])
+            observe = _quality_of(t, quality, schema, hold) if quality is not None and sampler is not None else None
             if evaluator == "straightforward":
                 scores = evaluate_straightforward(t.data, cells, schema, mode, sampler)
+                if observe is not None:   # the reference path resamples per cell: once more for the record
+                    observe(resample_part(t.data, schema, mode, sampler))
             else:
-                scores = evaluate_shared(t.data, cells, schema, mode, sampler)
+                scores = evaluate_shared(t.data, cells, schema, mode, sampler, observe)
+            scores.quality = hold.quality
             scores.convergence_warnings = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
             for w in caught:
                 if not issubclass(w.category, ConvergenceWarning):
@@ -136,7 +158,7 @@ class WorkItem:
 
     def args(self) -> tuple[Any, ...]:
         job = self.job
-        return self.tasks, self.cells, job.ds.schema, job.mode, job.sampler_for, job.cfg.run.evaluator
+        return self.tasks, self.cells, job.ds.schema, job.mode, job.sampler_for, job.cfg.run.evaluator, job.quality
 
 
 class UnitJob:
@@ -150,6 +172,9 @@ class UnitJob:
         self.base: dict[str, Any] = {"ratios_skipped": self.plan.skipped, "scenario_construction": construction,
                                      "all_minority": all_minority_scores(ds.y, self.split, cfg.protocol.f1_decimals)}
         self.early: dict[str, Any] | None = None     # the whole record when nothing is computed
+        # quality.parquet rows (not part of the scores, nor of the config hash); None: not recorded
+        self.quality: QualitySpec | None = cfg.quality if cfg.quality.enabled and cfg.method.resamples else None
+        self.quality_rows: list[dict[str, Any]] = []
         self.cv_items: list[WorkItem] = []
         if self.plan.not_applicable:
             self.early = {**self.base, "status": "not_applicable", "reason": self.plan.not_applicable,
@@ -222,6 +247,8 @@ class UnitJob:
             r = self.plan.applicable[ri]
             self.usage.add(s.usage)
             self.ratio_rows.append(_ratio_row(r, fi, s))
+            if s.quality is not None:
+                self.quality_rows.append(s.quality)
             for cell, f1, sec in zip(self.cells, s.f1, s.seconds):
                 self.fold_f1.setdefault((ri, cell.index), []).append(f1)
                 self.cell_rows.append({
@@ -237,6 +264,8 @@ class UnitJob:
         refit = refit_out[0][2]
         self.usage.add(refit.usage)
         self.ratio_rows.append(_ratio_row(ratio, REFIT, refit))
+        if refit.quality is not None:
+            self.quality_rows.append(refit.quality)
         test = round_f1(refit.f1[0], d)
         record = {
             **self.base,
@@ -249,8 +278,15 @@ class UnitJob:
             "fold_f1": [round_f1(x, d) for x in self.fold_f1[(ri, ci)]],
             "n_tied_best": self.n_tied, "n_cells": len(self.cells) * len(self.plan.applicable),
             "llm": usage_fields(self.usage, self.ratio_rows),
+            "quality": record_section(self.cfg.quality, self.quality_rows, self.cfg.method.resamples),
         }
         return record, pd.DataFrame(self.cell_rows), pd.DataFrame(self.ratio_rows)
+
+    def quality_frame(self) -> pd.DataFrame | None:
+        """``quality.parquet`` (one row per resampled (fold, ratio), fold -1 = the refit), None if not recorded."""
+        if self.quality is None or not self.quality_rows:
+            return None
+        return pd.DataFrame(self.quality_rows, columns=frame_columns())
 
 
 UnitOutcome = tuple[dict[str, Any], pd.DataFrame | None, pd.DataFrame | None]
@@ -258,7 +294,12 @@ UnitOutcome = tuple[dict[str, Any], pd.DataFrame | None, pd.DataFrame | None]
 
 def run_unit(cfg: BenchConfig, ds: Dataset, progress: tqdm | None = None) -> UnitOutcome:
     """Run the protocol on one loaded dataset. Returns (record fields, cells, ratio stats)."""
-    job = UnitJob(cfg, ds)
+    return run_job(UnitJob(cfg, ds), progress)
+
+
+def run_job(job: UnitJob, progress: tqdm | None = None) -> UnitOutcome:
+    """Drive one unit's work items alone (``run.n_jobs`` workers for its CV groups)."""
+    cfg = job.cfg
     if job.early is not None:
         return job.early, None, None
     if progress is not None:
@@ -308,7 +349,8 @@ class UnitRun:
             log.error("unit %s/%s/%s failed: %s: %s", self.spec.name, self.cfg.scenario.name,
                       self.cfg.method.name, type(exc).__name__, exc)
 
-    def write(self, cells: pd.DataFrame | None = None, ratios: pd.DataFrame | None = None) -> dict[str, Any]:
+    def write(self, cells: pd.DataFrame | None = None, ratios: pd.DataFrame | None = None,
+              quality: pd.DataFrame | None = None) -> dict[str, Any]:
         record = self.fields
         record["seconds"] = round(time.perf_counter() - self.t0, 3)
         record["started_at"] = self.started.isoformat(timespec="seconds")
@@ -317,7 +359,7 @@ class UnitRun:
             for col, value in (("dataset", self.spec.name), ("scenario", self.cfg.scenario.name),
                                ("method", self.cfg.method.name)):
                 cells.insert(0, col, value)
-        self.store.write(record, cells, ratios)
+        self.store.write(record, cells, ratios, quality)
         return record
 
 
@@ -325,12 +367,14 @@ def compute_unit(cfg: BenchConfig, spec: DatasetSpec, store: UnitStore, config_h
                  progress: tqdm | None = None) -> dict[str, Any]:
     """Load, run, and write one unit; failures become a recorded ``failed`` unit."""
     unit = UnitRun(cfg, spec, store, config_hash, code)
-    cells = ratios = None
+    cells = ratios = quality = None
     try:
-        fields, cells, ratios = run_unit(cfg, unit.load(), progress)
+        job = UnitJob(cfg, unit.load())
+        fields, cells, ratios = run_job(job, progress)
+        quality = job.quality_frame()
         unit.fields.update(fields)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:
         unit.failed(exc)
-    return unit.write(cells, ratios)
+    return unit.write(cells, ratios, quality)

@@ -41,6 +41,7 @@ import math
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -65,12 +66,13 @@ from lsh_bench.models.grid import expand_grid  # noqa: E402
 from lsh_bench.models.preprocess import TableEncoder, categorical_for_sampler  # noqa: E402
 from lsh_bench.quality import prepare_reference, quality_record, score_synthetic  # noqa: E402
 from lsh_bench.samplers.smote import smote_for  # noqa: E402
+from lsh_bench.sweep import run_sweep  # noqa: E402
 
 REFIT = -1
 
 
 def compose_config(datasets: str, preprocess: str, extra: list[str]) -> BenchConfig:
-    overrides = [f"dataset={datasets}", f"preprocess={preprocess}", "method=sm", "grid=paper", *extra]
+    overrides = [f"dataset={datasets}", f"preprocess={preprocess}", "method=sm", *extra]   # the paper's grid
     mirror = ROOT.parent / "shared" / "datasets"
     if "LSH_BENCH_DATA" not in os.environ and (mirror / "manifest.csv").is_file():
         overrides.append(f"data.mirror_dirs=[{mirror}]")
@@ -176,7 +178,7 @@ def grid_same_run(cfg: BenchConfig, name: str, seed: int, n_pairs: int) -> dict[
             smote = smote_for(r, k_neighbors=cfg.method.k_neighbors, random_state=cfg.seeds.sampler,
                               categorical_features=categorical_for_sampler(ds.schema, mode), n_features=len(ds.schema))
             t0 = time.perf_counter()
-            evaluate_shared(fold, cells, ds.schema, mode, smote, fast=True)
+            evaluate_shared(fold, cells, ds.schema, mode, smote)
             g_s += time.perf_counter() - t0
             t0 = time.perf_counter()
             quality_record(p["X"], p["y"], S, ds.schema, seed=seed)
@@ -243,6 +245,68 @@ def projection(rows: list[dict[str, Any]], sweep_file: Path) -> dict[str, Any]:
     return out
 
 
+def _sweep_once(datasets: str, preprocess: str, extra: list[str], store: Path, quality: bool) -> dict[str, Any]:
+    """One SM sweep (one process, run.n_jobs=1) into ``store``: wall and CPU seconds, the records' scores."""
+    cfg = compose_config(datasets, preprocess, [*extra, f"run.results_dir={store}", "run.n_jobs=1",
+                                                "run.progress=false", f"quality.enabled={str(quality).lower()}"])
+    t0, c0 = time.perf_counter(), time.process_time()
+    records = run_sweep(cfg)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+            "scores": {r["dataset"]: (r["status"], r.get("val_f1"), r.get("test_f1"), r.get("choice")) for r in records},
+            "quality_seconds": round(sum((r.get("quality") or {}).get("seconds", 0.0) for r in records), 2),
+            "quality_rows": sum((r.get("quality") or {}).get("rows", 0) for r in records)}
+
+
+def sweep_on_off(names: list[str], preprocess: str, extra: list[str], work: Path,
+                 partial: Any = None) -> dict[str, Any]:
+    """SM sweep wall and CPU time with the quality record on vs off, same run, per dataset in ABBA order.
+
+    Each dataset is swept four times into fresh stores (on, off, off, on for
+    even positions, the reverse for odd ones), so a load that drifts during the
+    run weighs on both modes alike; the machine is shared, so CPU seconds
+    (this process; n_jobs=1 keeps all work in it) are the number to read.
+    The scores of the two modes must be identical (the record changes none).
+    ``partial`` is handed the report so far after every dataset (a long run on a
+    shared machine leaves its measurements behind if it is stopped).
+    """
+    per, totals = [], {m: {"wall_seconds": 0.0, "cpu_seconds": 0.0} for m in ("on", "off")}
+    identical = True
+    for i, name in enumerate(names):
+        order = ["on", "off", "off", "on"] if i % 2 == 0 else ["off", "on", "on", "off"]
+        runs: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
+        for k, mode in enumerate(order):
+            runs[mode].append(_sweep_once(name, preprocess, extra, work / f"{name}_{mode}_{k}", mode == "on"))
+        identical &= all(r["scores"] == runs["on"][0]["scores"] for r in runs["on"] + runs["off"])
+        row: dict[str, Any] = {"dataset": name, "order": order}
+        for mode in ("on", "off"):
+            for key in ("wall_seconds", "cpu_seconds"):
+                value = sum(r[key] for r in runs[mode]) / 2
+                row[f"{key}_{mode}"] = round(value, 2)
+                totals[mode][key] += value
+        row["quality_seconds"] = runs["on"][0]["quality_seconds"]
+        row["quality_rows"] = runs["on"][0]["quality_rows"]
+        row["cpu_ratio_on_off"] = round(row["cpu_seconds_on"] / row["cpu_seconds_off"], 4)
+        per.append(row)
+        print(f"{name:34s} cpu on {row['cpu_seconds_on']:8.2f} s  off {row['cpu_seconds_off']:8.2f} s  "
+              f"wall on {row['wall_seconds_on']:8.2f} s  off {row['wall_seconds_off']:8.2f} s", flush=True)
+        if partial is not None:
+            partial(_on_off_report(names[: i + 1], per, totals, identical) | {"complete": i + 1 == len(names)})
+    return _on_off_report(names, per, totals, identical) | {"complete": True}
+
+
+def _on_off_report(names: list[str], per: list[dict[str, Any]], totals: dict[str, dict[str, float]],
+                   identical: bool) -> dict[str, Any]:
+    return {
+        "what": "SM sweeps (paper grid, run.n_jobs=1) with quality.enabled true vs false, same run, 2 sweeps per "
+                "mode and dataset in ABBA order; seconds are the mean of the 2",
+        "datasets": names, "scores_identical": identical, "per_dataset": per,
+        "total": {m: {k: round(v, 2) for k, v in t.items()} for m, t in totals.items()},
+        "cpu_ratio_on_off": round(totals["on"]["cpu_seconds"] / totals["off"]["cpu_seconds"], 4),
+        "wall_ratio_on_off": round(totals["on"]["wall_seconds"] / totals["off"]["wall_seconds"], 4),
+    }
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--datasets", default="mirrored", help="a dataset config name (mirrored = the 41 offline copies) "
@@ -256,6 +320,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "measured dataset; '' = none)")
     p.add_argument("--grid-pairs", type=int, default=1)
     p.add_argument("--set", action="append", default=[], help="extra Hydra override (repeatable)")
+    p.add_argument("--sweep-on-off", default="", metavar="DATASETS",
+                   help="instead: time whole SM sweeps of these datasets (comma list) with quality on vs off")
+    p.add_argument("--work", type=Path, default=None, help="--sweep-on-off: directory for the throw-away stores")
     p.add_argument("--out", type=Path, default=ROOT / "results" / "bench" / "quality.json")
     return p.parse_args(argv)
 
@@ -263,6 +330,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     load_start = list(os.getloadavg())
+    if args.sweep_on_off:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+
+        def write(report: dict[str, Any]) -> None:
+            report["machine"] = machine_info(load_start)
+            args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+        with tempfile.TemporaryDirectory(prefix="bench_quality_") as tmp:
+            report = sweep_on_off(args.sweep_on_off.split(","), args.preprocess, args.set, args.work or Path(tmp), write)
+        write(report)
+        print(json.dumps({k: report[k] for k in ("total", "cpu_ratio_on_off", "wall_ratio_on_off",
+                                                 "scores_identical")}, indent=1))
+        return 0 if report["scores_identical"] else 1
     datasets = f"[{args.datasets}]" if "," in args.datasets else args.datasets
     cfg = compose_config(datasets, args.preprocess, args.set)
     compare = set(filter(None, args.compare_datasets.split(",")))

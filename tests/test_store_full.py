@@ -93,7 +93,7 @@ def test_cells_written_before_a_failing_record_are_removed(make_cfg, monkeypatch
     monkeypatch.setattr(store_mod, "atomic_write_bytes", spy)
     with pytest.raises(SweepStopped):
         run_sweep(cfg)
-    assert writes == ["cells.parquet", "ratios.parquet", "unit.json"]       # both were in place...
+    assert writes == ["cells.parquet", "ratios.parquet", "quality.parquet", "unit.json"]   # all were in place...
     _assert_left_nothing(_unit_dir(cfg.run.results_dir, "haberman"))       # ...and are gone again
 
 

@@ -31,12 +31,12 @@ def test_rerun_recomputes_nothing_and_failed_units_are_retried(make_cfg, monkeyp
     first = run_sweep(cfg)
     assert [r["status"] for r in first] == ["done", "done"]
     calls = []
-    monkeypatch.setattr(unit, "run_unit", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
+    monkeypatch.setattr(unit, "run_job", lambda *a, **k: calls.append(a) or (_ for _ in ()).throw(AssertionError))
     again = run_sweep(cfg)
     assert calls == [] and again == first
     # A failed unit is recorded with its traceback, and retried (only it) on the next run.
     cfg2 = make_cfg("dataset=[haberman,vertebra-column]", "grid=smoke", "method=org")
-    monkeypatch.setattr(unit, "run_unit", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(unit, "run_job", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     failed = run_sweep(cfg2)
     assert [r["status"] for r in failed] == ["failed", "failed"]
     assert "RuntimeError: boom" in failed[0]["reason"] and "Traceback" in failed[0]["traceback"]

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from lsh_bench.analysis import html_report
 from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.load import load_results, read_ratio_stats_csv, read_scores_csv
+from lsh_bench.analysis.quality import load_quality
 from lsh_bench.analysis.report import ARTEFACTS, Settings, parse_only, run
 from lsh_bench.analysis.stats import NSAMPLES
 
@@ -24,7 +25,8 @@ runtime) and figures (2, 3, 4, sign-test posteriors) from a scores CSV or a
 results store, with a README.md showing them and a "Missing" section naming
 absent methods/datasets. Beyond the paper: a ranking of all methods
 (Friedman test, Nemenyi critical-difference diagram), Bayesian signed-rank
-tests of every pair, LLM cost per method, and with html=PATH one
+tests of every pair, LLM cost per method, the quality of the synthetic rows
+(per method, per IR group, and against the F1 margins), and with html=PATH one
 self-contained HTML page of it all.
 
 examples:
@@ -148,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 inputs.ratio_stats = read_ratio_stats_csv(args.runtime)
         else:
             inputs = load_results(args.results, args.config_hash)
+            inputs.quality = load_quality(args.results, inputs.units)
         settings = Settings(seed=args.seed, rope=args.rope, decimals=args.decimals,
                             nsamples=args.nsamples, only=only,
                             command=_command(args), rank_methods=rank_methods, pairs=pairs)

@@ -6,8 +6,11 @@ rows the method added. The 2-D map is a PCA fitted on the *real* rows of the
 training part (both classes) after standardising every column with those
 rows' mean and standard deviation, so no synthetic row moves the axes and
 every method is drawn in the same coordinates. All panels of a view share
-their x and y limits, which cover every point drawn (an LLM row far from
-the data widens the axes rather than vanishing off the edge).
+their x and y limits, which cover the real rows and every synthetic row up to
+``FAR`` times the real rows' extent beyond them (an LLM row somewhat off
+widens the axes rather than vanishing); a row further out (zero-shot LLM
+rows were seen 10^15 standard deviations away) is drawn on the edge with
+another marker and counted in the legend, so the real rows stay readable.
 
 * Figure 1 (:func:`figure1_rows`): one view, panels ORG (the real rows
   alone), then one panel per method (real rows faint, that method's
@@ -43,6 +46,7 @@ MAJORITY = "#c7c7c7"
 MINORITY = "#222222"
 HELDOUT = "#9467bd"
 MARGIN = 0.05
+FAR = 3.0          # synthetic rows up to this many real extents beyond the real rows widen the axes
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,9 @@ class Projection:
 
     minority: np.ndarray
     majority: np.ndarray
-    synthetic: dict[str, np.ndarray]
+    synthetic: dict[str, np.ndarray]            # rows beyond the axes are moved onto the edge
     heldout: np.ndarray | None
+    beyond: dict[str, np.ndarray]               # per method: which rows lie beyond the axes
     explained: tuple[float, float]              # share of variance on each axis
     xlim: tuple[float, float]
     ylim: tuple[float, float]
@@ -104,11 +109,19 @@ def project(view: RowsView) -> Projection:
     minority, majority = mapped(view.real_minority), mapped(view.real_majority)
     synthetic = {name: mapped(rows) for name, rows in view.synthetic.items()}
     heldout = None if view.heldout_minority is None else mapped(view.heldout_minority)
-    points = np.vstack([minority, majority, *synthetic.values(), *([] if heldout is None else [heldout])])
+    real_points = np.vstack([minority, majority, *([] if heldout is None else [heldout])])
+    r_lo, r_hi = real_points.min(axis=0), real_points.max(axis=0)
+    span = np.maximum(r_hi - r_lo, 1e-9)
+    allowed_lo, allowed_hi = r_lo - FAR * span, r_hi + FAR * span
+    beyond = {name: ((rows < allowed_lo) | (rows > allowed_hi)).any(axis=1) for name, rows in synthetic.items()}
+    near = [rows[~beyond[name]] for name, rows in synthetic.items()]
+    points = np.vstack([real_points, *near])
     lo, hi = points.min(axis=0), points.max(axis=0)
     pad = np.maximum((hi - lo) * MARGIN, 1e-9)
-    return Projection(minority, majority, synthetic, heldout, (explained[0], explained[1]),
-                      (float(lo[0] - pad[0]), float(hi[0] + pad[0])), (float(lo[1] - pad[1]), float(hi[1] + pad[1])))
+    lo, hi = lo - pad, hi + pad
+    synthetic = {name: np.clip(rows, lo, hi) for name, rows in synthetic.items()}
+    return Projection(minority, majority, synthetic, heldout, beyond, (explained[0], explained[1]),
+                      (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])))
 
 
 def _draw_real(ax, p: Projection, faint: bool) -> None:
@@ -127,9 +140,13 @@ def _panels(axes, view: RowsView, p: Projection) -> None:
     for ax, name in zip(axes, ["ORG", *methods]):
         _draw_real(ax, p, faint=name != "ORG")
         if name != "ORG":
-            rows = p.synthetic[name]
-            ax.scatter(rows[:, 0], rows[:, 1], s=10, marker="^", color=COLOURS.get(name, "#d62728"),
+            rows, far = p.synthetic[name], p.beyond[name]
+            colour = COLOURS.get(name, "#d62728")
+            ax.scatter(rows[~far, 0], rows[~far, 1], s=10, marker="^", color=colour,
                        alpha=0.8, linewidths=0, label=f"{name} synthetic ({len(rows)})", zorder=3)
+            if far.any():
+                ax.scatter(rows[far, 0], rows[far, 1], s=28, marker="X", color=colour, alpha=0.9, linewidths=0,
+                           label=f"{int(far.sum())} of them beyond the axes (on the edge)", zorder=4)
         ax.set_xlim(*p.xlim)
         ax.set_ylim(*p.ylim)
         ax.set_title(name)
@@ -187,7 +204,7 @@ def build_figure6(views: list[RowsView]) -> Figure:
             _panels(list(row[:used]), view, p)
             for ax in row[used:]:
                 ax.axis("off")
-            row[0].set_title(f"ORG: {view.dataset}, {view.part}")
+            row[0].set_title(textwrap.fill(f"ORG: {view.dataset}, {view.part}", 42))
         _suptitle(fig, "Real and synthetic minority rows, PCA of each training part's real rows (standardised); "
                   "the panels of a row share their axes", 3.4 * n)
     return _settled(fig)

@@ -72,6 +72,7 @@ class Inputs:
     source: str = ""
     units: pd.DataFrame | None = None
     provenance: pd.DataFrame | None = None
+    quality: pd.DataFrame | None = None     # quality.parquet rows of the units used (analysis.quality)
 
 
 def method_order(methods: list[str] | set[str]) -> list[str]:

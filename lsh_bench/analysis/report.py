@@ -17,13 +17,16 @@ import pandas as pd
 from lsh_bench.analysis import figures, ranking, tables
 from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.load import Inputs, methods_in
+from lsh_bench.analysis.quality import quality_tables
 from lsh_bench.analysis.ranking import Ranking
 from lsh_bench.analysis.stats import METHODS, NSAMPLES, PAIRS, paired
 
+#: The synthetic rows' quality (lsh_bench.analysis.quality; made together, from quality.parquet).
+QUALITY_TABLES: tuple[str, ...] = ("quality", "quality_ir", "quality_correlations")
 #: Artefacts in README order; ``only=`` takes these names.
 TABLES: tuple[str, ...] = ("table1", "table2", "signed_rank", "friedman", "ranking",
                            "correlations", "achievement", "table3", "table6", "runtime",
-                           "llm_cost")
+                           "llm_cost", *QUALITY_TABLES)
 FIGURES: tuple[str, ...] = ("figure2", "figure3", "figure4", "posteriors", "cd_diagram")
 #: Artefacts made from the Friedman/Nemenyi ranking (all or none).
 RANKING_ARTEFACTS: tuple[str, ...] = ("friedman", "ranking", "cd_diagram")
@@ -41,6 +44,9 @@ TITLES = {
     "friedman": "Friedman test over all ranked methods",
     "ranking": "Ranking of all methods \u2014 mean rank and Nemenyi p-values",
     "llm_cost": "LLM cost per method",
+    "quality": "Quality of the synthetic rows per method (quality.parquet)",
+    "quality_ir": "Quality of the synthetic rows per IR group (general scenario)",
+    "quality_correlations": "Quality of the synthetic rows vs the test-F1 margin over SM, across datasets",
 }
 NOTES = {
     "table1": "W/T/L: first vs second, tie = equal after rounding to {decimals} decimals; "
@@ -80,6 +86,15 @@ NOTES = {
     "llm_cost": "Summed over the units in the store: LLM calls, tokens and seconds the runs "
                 "spent on the model (answers replayed from the cache are not counted), cost "
                 "where a price is configured (0 for the local model), and the units' wall time.",
+    "quality": "Per unit: the mean of each metric over its CV rows (folds 0..4, every applicable ratio; the "
+               "refit left out, its ratio is the method's own choice), undefined values left out; then the "
+               "mean over units. paper_knn_ratio = paper_knn_mean / paper_knn_real_mean (1: as close as the real "
+               "rows are to each other). Columns and directions: docs/quality.md.",
+    "quality_ir": "The unit means of the quality table, general scenario, per IR group of Table 2.",
+    "quality_correlations": "Across general-scenario datasets: scipy pearsonr / spearmanr of a unit's metric "
+                            "(of = LS or LM: that method's rows; of = LS-SM / LM-SM: the difference of the two "
+                            "methods' metric) with the test-F1 margin (first_t \u2212 SM_t); n = datasets "
+                            "with both.",
 }
 FIGURE_TITLES = {
     "figure2": "Figure 2 \u2014 margin of test F1 vs IR",
@@ -245,6 +260,10 @@ def build_tables(inputs: Inputs, s: Settings, report: Report) -> None:
                                   "with test scores.")
     if any(_wanted(n, s.only) for n in RANKING_ARTEFACTS):
         build_ranking(g, s, report)
+    if any(_wanted(n, s.only) for n in QUALITY_TABLES):
+        made, lacking = quality_tables(inputs.quality, g)
+        report.tables.update(made)
+        report.missing += lacking
     if _wanted("llm_cost", s.only):
         if inputs.units is not None:
             report.tables["llm_cost"] = tables.llm_cost(inputs.units)

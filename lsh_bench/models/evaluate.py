@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -54,6 +54,7 @@ class GridScores:
     usage: LLMUsage = field(default_factory=LLMUsage)
     sampler_info: dict[str, Any] = field(default_factory=dict)
     convergence_warnings: int = 0
+    quality: dict[str, Any] | None = None   # the (fold, ratio)'s quality row (lsh_bench.quality.unit_rows)
 
 
 def _usage_of(sampler: Any) -> LLMUsage:
@@ -101,20 +102,44 @@ def evaluate_straightforward(
     return out
 
 
-def encode_and_resample(
-    fold: FoldData, schema: FeatureSchema, mode: Mode, sampler: Any | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, LLMUsage, dict[str, Any]]:
-    """Encode with training-row statistics, resample the training part once."""
+@dataclass
+class Resampled:
+    """One encoding and resampling of a training part: what the cells and the quality record share.
+
+    ``X_train``/``y_train`` are the encoded rows *before* resampling (the
+    sampler appends, so ``X_res[len(X_train):]`` are the rows it added);
+    ``sampler`` is the fitted clone (``rows_shown_``, ``usage_``, ...), None for ORG.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_res: np.ndarray
+    y_res: np.ndarray
+    X_val: np.ndarray
+    seconds: float
+    sampler: Any | None
+
+
+def resample_part(fold: FoldData, schema: FeatureSchema, mode: Mode, sampler: Any | None) -> Resampled:
+    """Encode with training-row statistics, resample the training part once (a fitted clone of ``sampler``)."""
     enc = TableEncoder(schema, mode).fit(fold.X_train)
     X_tr, X_va = enc.transform(fold.X_train), enc.transform(fold.X_val)
     y_tr = np.asarray(fold.y_train)
     t0 = time.perf_counter()
-    usage, info = LLMUsage(), {}
+    X_res, y_res, fitted = X_tr, y_tr, None
     if sampler is not None:
-        s = clone(sampler)
-        X_tr, y_tr = s.fit_resample(X_tr, y_tr)
-        usage, info = _usage_of(s), _info_of(s)
-    return X_tr, np.asarray(y_tr), X_va, time.perf_counter() - t0, usage, info
+        fitted = clone(sampler)
+        X_res, y_res = fitted.fit_resample(X_tr, y_tr)
+    return Resampled(X_tr, y_tr, np.asarray(X_res), np.asarray(y_res), X_va, time.perf_counter() - t0, fitted)
+
+
+def encode_and_resample(
+    fold: FoldData, schema: FeatureSchema, mode: Mode, sampler: Any | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, LLMUsage, dict[str, Any]]:
+    """Encode with training-row statistics, resample the training part once."""
+    r = resample_part(fold, schema, mode, sampler)
+    usage, info = (_usage_of(r.sampler), _info_of(r.sampler)) if r.sampler is not None else (LLMUsage(), {})
+    return r.X_res, r.y_res, r.X_val, r.seconds, usage, info
 
 
 def fit_predict_cell(
@@ -129,9 +154,17 @@ def fit_predict_cell(
 
 
 def evaluate_shared(
-    fold: FoldData, cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler: Any | None
+    fold: FoldData, cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler: Any | None,
+    observe: Callable[[Resampled], None] | None = None,
 ) -> GridScores:
-    """One encoding and one resampling for all cells; model fits shared where provably identical."""
-    X_tr, y_tr, X_va, rs_seconds, usage, info = encode_and_resample(fold, schema, mode, sampler)
-    f1, seconds = score_cells_fast(cells, schema, mode, X_tr, y_tr, X_va, np.asarray(fold.y_val))
-    return GridScores(f1, seconds, rs_seconds, len(y_tr), usage, info)
+    """One encoding and one resampling for all cells; model fits shared where provably identical.
+
+    ``observe`` is handed the resampled part once, before the cells are fitted
+    (the quality record is computed from it, not per cell).
+    """
+    r = resample_part(fold, schema, mode, sampler)
+    if observe is not None:
+        observe(r)
+    usage, info = (_usage_of(r.sampler), _info_of(r.sampler)) if r.sampler is not None else (LLMUsage(), {})
+    f1, seconds = score_cells_fast(cells, schema, mode, r.X_res, r.y_res, r.X_val, np.asarray(fold.y_val))
+    return GridScores(f1, seconds, r.seconds, len(r.y_res), usage, info)

@@ -110,6 +110,9 @@ COST_FIELDS: tuple[Field, ...] = (
 KEY_FIELDS: tuple[Field, ...] = (
     Field("fold", "int", "-1, 0..4", "none", "store", "CV fold; -1 = the refit on the whole 70%"),
     Field("ratio", "float", "0..1", "none", "store", "the ratio r the sampler reached"),
+    Field("reference", "str", "train, heldout, none", "none", "store",
+          "the real minority compared with: the training part's (train); zero-shot, the scored part's "
+          "(heldout: validation rows, the test part for the refit); none: no real minority row, metrics NaN"),
 )
 
 METRIC_NAMES: tuple[str, ...] = tuple(f.name for f in METRIC_FIELDS)

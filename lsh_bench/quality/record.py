@@ -98,25 +98,10 @@ def _mean(values: np.ndarray) -> float:
     return float(np.mean(values)) if len(values) else NAN
 
 
-def score_synthetic(ref: RealReference, synthetic: np.ndarray, *, shown: np.ndarray | None = None) -> dict[str, Any]:
-    """The quality record of one set of synthetic rows against a prepared reference (once per ratio)."""
-    schema, cfg = ref.schema, ref.config
-    S = as_matrix(synthetic, "synthetic (rows the sampler added)", schema)
-    shown_m = None if shown is None else as_matrix(shown, "shown (rows shown to the LLM)", schema, allow_empty=True)
-    undefined: list[str] = []
-    rec: dict[str, Any] = {
-        "n_real": len(ref.real), "n_real_majority": ref.n_majority, "n_synthetic": len(S),
-        "n_shown": 0 if shown_m is None else len(shown_m), "n_features": len(schema),
-        "n_categorical": len(schema.categorical_indices), "seed": ref.seed,
-    }
-
-    rng = np.random.default_rng([ref.seed, 2])
-    syn_rows = seeded_rows(len(S), cfg.max_rows, rng)
-    rec["rows_capped"] = int(len(syn_rows) < len(S) or len(ref.dcr_rows) < len(ref.real))
-
-    knn = paper.knn_distance(ref.knn, S)
-    rec["paper_knn_k"] = ref.knn.k
-    rec.update({f"paper_knn_{k}": v for k, v in knn.items()})
+def _paper_fields(ref: RealReference, S: np.ndarray, undefined: list[str]) -> dict[str, Any]:
+    """The notebook's kNN distance and majority-vs-minority classifier confidence."""
+    rec: dict[str, Any] = {"paper_knn_k": ref.knn.k}
+    rec.update({f"paper_knn_{k}": v for k, v in paper.knn_distance(ref.knn, S).items()})
     rec["paper_knn_real_mean"] = ref.knn.real_mean
     if np.isnan(ref.knn.real_mean):
         undefined.append("paper_knn_real_mean: one real minority row has no other row to compare with")
@@ -126,9 +111,14 @@ def score_synthetic(ref: RealReference, synthetic: np.ndarray, *, shown: np.ndar
         unc = {"mean": NAN, "median": NAN, "std": NAN}
         undefined.append(f"paper_unc_*: {ref.uncertainty_reason}")
     rec.update({f"paper_unc_{k}": v for k, v in unc.items()})
+    return rec
 
+
+def _fidelity_fields(ref: RealReference, S: np.ndarray, undefined: list[str]) -> dict[str, Any]:
+    """Column shapes, pair trends, range and category adherence (SDMetrics' definitions)."""
+    schema = ref.schema
     shapes = fidelity.column_shapes(ref.columns, S)
-    rec["column_shape"], rec["column_shape_min"] = float(np.mean(shapes)), float(np.min(shapes))
+    rec: dict[str, Any] = {"column_shape": float(np.mean(shapes)), "column_shape_min": float(np.min(shapes))}
     trends = fidelity.pair_trends(ref.columns, S)
     rec["pair_trend"] = _mean(trends.scores)
     rec["pair_trend_pairs"], rec["pair_trend_undefined"] = len(trends.scores), trends.n_undefined
@@ -142,20 +132,26 @@ def score_synthetic(ref: RealReference, synthetic: np.ndarray, *, shown: np.ndar
     rec["category_adherence"] = _mean(fidelity.category_adherence(ref.real, S, schema))
     if not schema.categorical_indices:
         undefined.append("category_adherence: no categorical column")
+    return rec
 
-    syn_keys = privacy.row_keys(S, cfg.copy_digits)
-    rec["copy_share"] = float(np.mean([k in ref.real_keys for k in syn_keys]))
-    if shown_m is None or len(shown_m) == 0:
+
+def _copy_fields(ref: RealReference, syn_keys: list[bytes], shown: np.ndarray | None,
+                 undefined: list[str]) -> dict[str, Any]:
+    """Exact copies of real rows and of the rows shown to the LLM, and repeated synthetic rows."""
+    rec: dict[str, Any] = {"copy_share": float(np.mean([k in ref.real_keys for k in syn_keys]))}
+    if shown is None or len(shown) == 0:
         rec["shown_copy_share"] = NAN
         undefined.append("shown_copy_share: no rows shown to an LLM were given")
     else:
-        shown_keys = set(privacy.row_keys(shown_m, cfg.copy_digits))
+        shown_keys = set(privacy.row_keys(shown, ref.config.copy_digits))
         rec["shown_copy_share"] = float(np.mean([k in shown_keys for k in syn_keys]))
     rec["unique_share"] = len(set(syn_keys)) / len(syn_keys)
+    return rec
 
-    S_sub = S[syn_rows]
-    rec["dcr_median"] = privacy.dcr_median(ref.dcr, S_sub)
-    rec["dcr_real_median"] = ref.dcr.real_median
+
+def _dcr_fields(ref: RealReference, S_sub: np.ndarray, undefined: list[str]) -> dict[str, Any]:
+    """Distance to the closest real row, against the real rows' own leave-one-out spread."""
+    rec: dict[str, Any] = {"dcr_median": privacy.dcr_median(ref.dcr, S_sub), "dcr_real_median": ref.dcr.real_median}
     if np.isnan(ref.dcr.real_median):
         rec["dcr_ratio"] = NAN
         undefined.append("dcr_real_median, dcr_ratio: one real minority row has no other row to compare with")
@@ -165,17 +161,44 @@ def score_synthetic(ref: RealReference, synthetic: np.ndarray, *, shown: np.ndar
                          "(real-vs-real median distance 0)")
     else:
         rec["dcr_ratio"] = rec["dcr_median"] / ref.dcr.real_median
+    return rec
 
-    n_num = len(schema.numeric_indices)
+
+def _detection_fields(ref: RealReference, S_sub: np.ndarray, sub_keys: list[bytes],
+                      undefined: list[str]) -> dict[str, Any]:
+    """Real-vs-synthetic logistic detection AUC on grouped, seeded folds."""
+    n_num = len(ref.schema.numeric_indices)
     real_feat = detection.with_squares(ref.dcr.space.transform(ref.real[ref.dcr_rows]), n_num)
     syn_feat = detection.with_squares(ref.dcr.space.transform(S_sub), n_num)
-    fold = detection.grouped_folds([ref.real_key_list[i] for i in ref.dcr_rows], [syn_keys[i] for i in syn_rows],
-                                   cfg.detection_folds, ref.seed)
-    rec["detection_auc"], rec["detection_folds"] = detection.detection_auc(real_feat, syn_feat, fold)
-    if rec["detection_folds"] < 2:
+    fold = detection.grouped_folds([ref.real_key_list[i] for i in ref.dcr_rows], sub_keys,
+                                   ref.config.detection_folds, ref.seed)
+    auc, n_folds = detection.detection_auc(real_feat, syn_feat, fold)
+    if n_folds < 2:
         undefined.append(
             f"detection_auc: fewer than 2 folds hold both classes ({len(set(ref.real_key_list))} distinct real and "
-            f"{len(set(syn_keys))} distinct synthetic rows, identical rows share a fold)")
+            f"{len(set(sub_keys))} distinct synthetic rows, identical rows share a fold)")
+    return {"detection_auc": auc, "detection_folds": n_folds}
+
+
+def score_synthetic(ref: RealReference, synthetic: np.ndarray, *, shown: np.ndarray | None = None) -> dict[str, Any]:
+    """The quality record of one set of synthetic rows against a prepared reference (once per ratio)."""
+    schema, cfg = ref.schema, ref.config
+    S = as_matrix(synthetic, "synthetic (rows the sampler added)", schema)
+    shown_m = None if shown is None else as_matrix(shown, "shown (rows shown to the LLM)", schema, allow_empty=True)
+    undefined: list[str] = []
+    syn_rows = seeded_rows(len(S), cfg.max_rows, np.random.default_rng([ref.seed, 2]))
+    syn_keys = privacy.row_keys(S, cfg.copy_digits)
+    rec: dict[str, Any] = {
+        "n_real": len(ref.real), "n_real_majority": ref.n_majority, "n_synthetic": len(S),
+        "n_shown": 0 if shown_m is None else len(shown_m), "n_features": len(schema),
+        "n_categorical": len(schema.categorical_indices), "seed": ref.seed,
+        "rows_capped": int(len(syn_rows) < len(S) or len(ref.dcr_rows) < len(ref.real)),
+        **_paper_fields(ref, S, undefined),
+        **_fidelity_fields(ref, S, undefined),
+        **_copy_fields(ref, syn_keys, shown_m, undefined),
+        **_dcr_fields(ref, S[syn_rows], undefined),
+        **_detection_fields(ref, S[syn_rows], [syn_keys[i] for i in syn_rows], undefined),
+    }
     rec["undefined"] = "; ".join(undefined)
     assert tuple(rec) == METRIC_NAMES, "record keys drifted from lsh_bench.quality.fields.METRIC_FIELDS"
     return rec

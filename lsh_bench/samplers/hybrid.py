@@ -40,7 +40,7 @@ class LSHSampler(BaseOverSampler):
     """LS: seeds from the LLM up to ``seed_ratio`` (r0), SMOTE from real + seeds up to ``sampling_strategy``.
 
     Fitted: ``n_seeds_``, ``n_smote_``, ``k_neighbors_`` (the k SMOTE used),
-    ``usage_`` and ``generation_`` (of the seed generation).
+    ``usage_``, ``generation_`` and ``rows_shown_`` (of the seed generation).
     """
 
     _sampling_type = "over-sampling"
@@ -112,6 +112,7 @@ class LSHSampler(BaseOverSampler):
         self.usage_: LLMUsage = seeder.usage_
         self.generation_ = seeder.generation_
         self.n_seeds_ = seeder.n_generated_
+        self.rows_shown_ = seeder.rows_shown_   # what the LLM was shown for the seeds (quality record)
         self.n_smote_ = n_total - self.n_seeds_
         self.k_neighbors_ = self.k_neighbors
         self.n_features_in_ = X.shape[1]

@@ -106,6 +106,7 @@ def ask_report(g: _Generation) -> str:
     shown = rows_that_fit(g.X_minority, g.schema, g.cfg.n_ctx - budget - PROMPT_OVERHEAD_TOKENS,
                           len(g.X_minority), g.rng(1))
     g.stats.rows_shown_report = len(shown)
+    g.stats.shown_rows.append(shown)
     msg = compact_prompts.report(g.schema, to_csv(shown, g.schema), len(shown), len(g.X_minority), words,
                                  g.cfg.prompts)
     return g.session.retrying("report", [g.system(), ("user", msg)], None, budget,
@@ -157,6 +158,7 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
                                  last, f", only {total} of {g.n_rows} rows after max_rounds={g.cfg.max_rounds} rounds")
         r = g.rng(3, attempt)
         example = rows_that_fit(g.X_minority, g.schema, g.cfg.n_ctx - fixed, g.cfg.example_rows, r)
+        g.stats.shown_rows.append(example)
         msg = compact_prompts.program(g.schema, report, variables, descriptions, to_csv(example, g.schema),
                                       g.cfg.min_outputs_per_round, g.cfg.prompts)
         text = g.session.ask("program", [g.system(), ("user", msg)], pschema, budget, decoding).text

@@ -113,6 +113,7 @@ class PaperGenerationStats:
     dropped_variables: Counter = field(default_factory=Counter)      # LLM name -> values dropped (all rounds)
     not_a_code_by_column: Counter = field(default_factory=Counter)   # categorical values kept as they are
     report_words: int = 0               # accepted as it came (the paper checked nothing); 0 = empty
+    shown_rows: list = field(default_factory=list, repr=False)     # real rows in the prompts (quality record)
     variables: list[dict[str, Any]] = field(default_factory=list)
     usage: LLMUsage = field(default_factory=LLMUsage)
 
@@ -122,6 +123,7 @@ class PaperGenerationStats:
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("shown_rows")
         for k in ("answers", "rejected", "repairs", "missing_by_column", "non_finite_by_column",
                   "dropped_variables", "not_a_code_by_column"):
             d[k] = dict(getattr(self, k))
@@ -250,6 +252,7 @@ def ask_report_and_variables(run: _PaperRun) -> tuple[str, VariableSpecs]:
     """Steps 1-2: the report and the variable specs, each once, from all the minority rows."""
     csv_all = data_csv(run.X_minority, run.names, run.label_name)
     run.stats.rows_shown_report = len(run.X_minority)
+    run.stats.shown_rows.append(run.X_minority)     # the report shows every training minority row
     report = run.session.ask("report", report_messages(run.ps, csv_all), None).text
     run.stats.report_words = len(report.split())
     specs = _variables(run.session, run.ps, csv_all, run.names)

@@ -51,6 +51,15 @@ def minority_majority(y: np.ndarray) -> tuple[Any, Any, int, int]:
     raise ValueError(f"the LLM samplers need a binary target, got {len(labels)} classes")
 
 
+def shown_rows(parts: list[np.ndarray], n_features: int) -> np.ndarray:
+    """The distinct rows of every prompt's rows, in first-shown order (0 x n_features if none were shown)."""
+    rows = [r for p in parts for r in np.asarray(p, dtype=float).reshape(-1, n_features)]
+    if not rows:
+        return np.empty((0, n_features))
+    _, first = np.unique(np.vstack(rows), axis=0, return_index=True)
+    return np.vstack(rows)[np.sort(first)]
+
+
 def default_schema(n_features: int) -> FeatureSchema:
     """All-numeric schema with names x0, x1, ... (used when none is given, e.g. plain arrays)."""
     return FeatureSchema(tuple(Column(f"x{j}", "numeric") for j in range(n_features)))
@@ -77,7 +86,9 @@ class LLMOverSampler(BaseOverSampler):
     ``client``: optional chat client (tests, custom endpoints); default
     ``get_client(llm)``. Fitted: ``n_generated_``, ``usage_`` (the client's
     usage of this fit), ``generation_`` (``GenerationStats``, or
-    ``PaperGenerationStats`` under ``llm.generator=paper``).
+    ``PaperGenerationStats`` under ``llm.generator=paper``), ``rows_shown_``
+    (the distinct real rows the LLM was shown, in the encoded space; 0 rows
+    zero-shot, where it sees column names and types only).
     """
 
     _sampling_type = "over-sampling"
@@ -146,6 +157,7 @@ class LLMOverSampler(BaseOverSampler):
         self.usage_: LLMUsage = take() if take is not None else stats.usage
         self.generation_ = stats
         self.n_generated_ = n_new
+        self.rows_shown_ = shown_rows(stats.shown_rows, X.shape[1])
         X_res = np.vstack([X, rows])
         y_res = np.concatenate([y, np.full(n_new, label_min, dtype=y.dtype)])
         return X_res, y_res

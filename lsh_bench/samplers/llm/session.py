@@ -36,6 +36,12 @@ class GenerationStats:
     repairs: Counter = field(default_factory=Counter)           # kind -> count
     usage: LLMUsage = field(default_factory=LLMUsage)           # summed from the responses seen
     bounds_source: dict[str, str] = field(default_factory=dict)
+    # Tokens of every answer the rows were built from, replayed answers at their recorded counts
+    # (``usage`` counts real calls only): a row's token cost does not drop to 0 on a replay.
+    answer_prompt_tokens: int = 0
+    answer_completion_tokens: int = 0
+    # The real rows shown to the LLM (report, example rows of each round), for the quality record's copy check.
+    shown_rows: list = field(default_factory=list, repr=False)
 
     @property
     def retries(self) -> int:
@@ -43,6 +49,7 @@ class GenerationStats:
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("shown_rows")
         for k in ("answers", "first_try_valid", "rejected", "repairs"):
             d[k] = dict(getattr(self, k))
         d["retries"] = self.retries
@@ -79,6 +86,8 @@ class Session:
             u.completion_tokens += resp.completion_tokens
             u.seconds += resp.seconds
         u.keys.append(resp.key)
+        self.stats.answer_prompt_tokens += resp.prompt_tokens
+        self.stats.answer_completion_tokens += resp.completion_tokens
         self.stats.answers[step] += 1
         return resp
 
