@@ -267,6 +267,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def write_report(args: argparse.Namespace, datasets: list[dict[str, Any]], shas: tuple[str, str, bool],
+                 started: float, load_start: list[float] | None, done: bool) -> dict[str, Any]:
+    """Write the JSON (after every dataset too, so an interrupted bench leaves what finished, marked partial)."""
+    old_sha, new_sha, dirty = shas
+    both = [d for d in datasets if "ratio_old_new" in d]
+    total: dict[str, Any] = {}
+    for impl in ("old", "new"):
+        runs = [d[impl] for d in datasets if impl in d]
+        if runs:
+            sec, rows = sum(r["llm_seconds"] for r in runs), sum(r["rows_delivered"] for r in runs)
+            total[impl] = {"llm_seconds": round(sec, 1), "rows_delivered": rows,
+                           "llm_seconds_per_100_rows": round(100 * sec / rows, 2),
+                           "hit_cap": sum(r["hit_cap"] for r in runs), "calls": sum(r["calls"] for r in runs)}
+    if "old" in total and "new" in total:
+        total["ratio_old_new"] = round(total["old"]["llm_seconds_per_100_rows"] / total["new"]["llm_seconds_per_100_rows"], 2)
+    report = {
+        "what": "LM at one ratio on one fold's training part, replay cache off, each implementation's llm=local "
+                "config; identical inputs built once by the driver; old and new alternate",
+        "partial": not done, "datasets_asked": args.datasets,
+        "old": {"commit": old_sha, "ref": args.old_commit}, "new": {"commit": new_sha, "uncommitted_changes": dirty},
+        "datasets": datasets, "total": total,
+        "min_ratio_old_new": min((d["ratio_old_new"]["llm_seconds_per_100_rows"] for d in both), default=None),
+        "wall_seconds": round(time.time() - started, 1), "load_at_start": load_start, "load_at_end": load(),
+        "machine": machine_info(),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started, load_start = time.time(), load()
@@ -307,35 +338,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  old/new LLM s per 100 rows: x{entry['ratio_old_new']['llm_seconds_per_100_rows']}",
                       flush=True)
             datasets.append(entry)
+            write_report(args, datasets, (old_sha, new_sha, dirty), started, load_start, done=False)
     finally:
         if old_root.exists():
             subprocess.run(["git", "worktree", "remove", "--force", str(old_root)], cwd=ROOT, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
-    both = [d for d in datasets if "ratio_old_new" in d]
-    total = {}
-    for impl in ("old", "new"):
-        runs = [d[impl] for d in datasets if impl in d]
-        if runs:
-            sec, rows = sum(r["llm_seconds"] for r in runs), sum(r["rows_delivered"] for r in runs)
-            total[impl] = {"llm_seconds": round(sec, 1), "rows_delivered": rows,
-                           "llm_seconds_per_100_rows": round(100 * sec / rows, 2),
-                           "hit_cap": sum(r["hit_cap"] for r in runs), "calls": sum(r["calls"] for r in runs)}
-    if "old" in total and "new" in total:
-        total["ratio_old_new"] = round(total["old"]["llm_seconds_per_100_rows"] / total["new"]["llm_seconds_per_100_rows"], 2)
-    report = {
-        "what": "LM at one ratio on one fold's training part, replay cache off, each implementation's llm=local "
-                "config; identical inputs built once by the driver; old and new alternate",
-        "old": {"commit": old_sha, "ref": args.old_commit}, "new": {"commit": new_sha, "uncommitted_changes": dirty},
-        "datasets": datasets, "total": total,
-        "min_ratio_old_new": min((d["ratio_old_new"]["llm_seconds_per_100_rows"] for d in both), default=None),
-        "wall_seconds": round(time.time() - started, 1), "load_at_start": load_start, "load_at_end": load(),
-        "machine": machine_info(),
-    }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"total: {json.dumps(total)}")
-    print(f"wrote {out}")
+    report = write_report(args, datasets, (old_sha, new_sha, dirty), started, load_start, done=True)
+    print(f"total: {json.dumps(report['total'])}")
+    print(f"wrote {args.out}")
     return 0
 
 
