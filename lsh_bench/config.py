@@ -362,7 +362,7 @@ def stable_hash(obj: Any, length: int = 16) -> str:
 
 LLM_EXECUTION_FIELDS = {
     "cache_mode", "cache_dir", "timeout_s", "max_retries", "retry_backoff_s", "n_threads", "model_path", "api_key_env",
-    "request_deadline_s", "max_answer_bytes",
+    "request_deadline_s", "max_answer_bytes", "max_concurrency",
 }
 
 

@@ -27,8 +27,11 @@ import logging
 import time
 import traceback
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -42,11 +45,14 @@ from lsh_bench.data.loader import Dataset, load_dataset
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.data.splits import Part, make_split
 from lsh_bench.errors import DatasetUnavailable, LshBenchError, SamplerNotApplicable
-from lsh_bench.models.evaluate import FoldData, GridScores, evaluate_shared, evaluate_straightforward
+from lsh_bench.models.evaluate import (
+    FoldData, GridScores, encode_and_resample, evaluate_shared, evaluate_straightforward,
+)
 from lsh_bench.models.grid import Cell, expand_grid
 from lsh_bench.models.preprocess import Mode, categorical_for_sampler
 from lsh_bench.protocol import all_minority_scores, plan_ratios, round_f1, select
 from lsh_bench.record import identity, provenance, ratio_row, usage_fields
+from lsh_bench.samplers.llm.client import get_client
 from lsh_bench.samplers.llm.types import LLMUsage
 from lsh_bench.samplers.registry import SamplerContext, build_sampler
 from lsh_bench.store import UnitStore
@@ -92,6 +98,40 @@ def run_tasks(
     tasks: list[Task], cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler_for: Any, evaluator: str
 ) -> list[Scored]:
     """Score every cell for a group of tasks (one worker call; one BLAS thread)."""
+    with _llm_prefetched(tasks, schema, mode, sampler_for):
+        return _score_tasks(tasks, cells, schema, mode, sampler_for, evaluator)
+
+
+@contextmanager
+def _llm_prefetched(tasks: list[Task], schema: FeatureSchema, mode: Mode, sampler_for: Any) -> Iterator[None]:
+    """``llm.max_concurrency`` > 1: the tasks' LLM generations first run concurrently (``LLMClient.prefetch``).
+
+    The sequential scoring that follows is unchanged and is served the
+    prefetched answers, so requests, answers, cache keys, rows and records
+    are those of ``llm.max_concurrency=1``.
+    """
+    llm, method = getattr(sampler_for, "llm", None), getattr(sampler_for, "method", None)
+    if llm is None or method is None or not method.traits.uses_llm or llm.max_concurrency < 2 or len(tasks) < 2:
+        yield
+        return
+    # Largest ratio (the longest generation) first, folds interleaved: LS's ratios of one fold ask the
+    # same seed requests (one call, the others wait for it), so they must not fill the threads.
+    order = sorted(tasks, key=lambda t: (-t.ratio_pos, t.fold))
+    jobs = [partial(encode_and_resample, t.data, schema, mode, sampler_for(t.ratio)) for t in order]
+    # The sequential pass runs the same code again and shows its warnings; not these duplicates.
+    client = get_client(llm)
+    try:
+        with threadpool_limits(1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            client.prefetch(jobs, llm.max_concurrency)
+        yield
+    finally:
+        client.drop_prefetched()
+
+
+def _score_tasks(
+    tasks: list[Task], cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler_for: Any, evaluator: str
+) -> list[Scored]:
     out = []
     # The paper-faithful LR (unscaled, max_iter=100000) often stops at lbfgs's
     # evaluation cap; that is expected, and counted per task instead of
@@ -167,6 +207,10 @@ class UnitJob:
         self._waiting = len(self.cv_items)
 
     def _task_groups(self) -> list[list[Task]]:
+        if self.cfg.method.traits.uses_llm and self.cfg.llm.max_concurrency > 1:
+            # One group, folds and their ratios in order: its generations run concurrently
+            # (``run_tasks``), then it is scored in the order below.
+            return [sorted(self.tasks, key=lambda t: (t.fold, t.ratio_pos))]
         if self.cfg.method.traits.uses_llm:
             # One group per fold, ratios in order, so the seeds/report of a fold are
             # generated once and replayed from the cache for its other ratios.

@@ -9,13 +9,21 @@ never loads the model or needs an API key.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any
 
 from lsh_bench.errors import LLMCacheMiss, LLMError
 from lsh_bench.samplers.llm.cache import ReplayCache, cache_key, entry_size_limit
+from lsh_bench.samplers.llm.concurrency import bounded_map, bounded_outcomes, is_prefetching, prefetching
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.types import ChatBackend, ChatRequest, ChatResponse, LLMUsage
+
+log = logging.getLogger("lsh_bench")
 
 
 class LLMClient:
@@ -31,7 +39,10 @@ class LLMClient:
         self.cache = ReplayCache(cfg.cache_dir, cfg.cache_mode, max_entry_bytes=entry_size_limit(cfg.max_answer_bytes))
         self.usage = LLMUsage()
         self._backend = backend
-        self._lock = threading.Lock()          # usage updates
+        self._lock = threading.Lock()          # usage, in-flight calls, prefetched answers
+        self._inflight: dict[str, Future] = {}           # key -> the answer of the call under way
+        # key -> a prefetch pass's answer (or the error of its call), served once
+        self._prefetched: dict[str, ChatResponse | Exception] = {}
         self._backend_lock = threading.Lock()  # builds the backend once
 
     @property
@@ -49,13 +60,71 @@ class LLMClient:
 
     def chat(self, request: ChatRequest) -> ChatResponse:
         """The recorded answer if there is one (per cache mode), else a real call (recorded in readwrite)."""
+        response = self._answer(request)
+        self._account(response)
+        return response
+
+    def chat_many(self, requests: Sequence[ChatRequest], max_concurrency: int | None = None) -> list[ChatResponse]:
+        """Independent requests at once (at most ``max_concurrency``, default ``llm.max_concurrency``).
+
+        Answers, usage and cache entries are those of ``[chat(r) for r in
+        requests]``: answers in request order, usage counted in request order
+        after all have answered, and a request repeated in the list is one
+        call (the repeat counts as a cache hit) whenever the cache is read.
+        """
+        limit = max_concurrency if max_concurrency is not None else self.cfg.max_concurrency
+        responses = bounded_map(self._answer, list(requests), limit)
+        for response in responses:
+            self._account(response)
+        return responses
+
+    @contextmanager
+    def prefetched(self, jobs: Sequence[Callable[[], Any]], max_concurrency: int | None = None) -> Iterator[None]:
+        """:meth:`prefetch` the jobs; the answers not served by the end of the block are dropped."""
+        try:
+            self.prefetch(jobs, max_concurrency)
+            yield
+        finally:
+            self.drop_prefetched()
+
+    def prefetch(self, jobs: Sequence[Callable[[], Any]], max_concurrency: int | None = None) -> None:
+        """Run ``jobs`` concurrently as a prefetch pass; their answers are served to the sequential pass.
+
+        Why: the generations of a unit are independent, but the harness
+        scores them one after the other. Running the same code twice — first
+        concurrently here, recording every real answer in memory (no cache
+        write, no usage), then sequentially as always, where each recorded
+        answer is served once as the real call it was — gives exactly the
+        requests, answers, cache entries, usage and rows of a sequential run,
+        with the waiting overlapped. A call that fails here (an endpoint that
+        is down, after its retries) is recorded like an answer: the sequential
+        pass meets the same error at the same request, without asking again.
+        Any other failure of a job is logged and left to the sequential pass,
+        which meets it again. Call
+        :meth:`drop_prefetched` when the sequential pass is over.
+        """
+        limit = max_concurrency if max_concurrency is not None else self.cfg.max_concurrency
+
+        def run(job: Callable[[], Any]) -> Any:
+            with prefetching():
+                return job()
+
+        for i, outcome in enumerate(bounded_outcomes(run, list(jobs), limit)):
+            if isinstance(outcome, Exception):
+                log.info("LLM prefetch job %d stopped (%s: %s); the sequential pass repeats it",
+                         i, type(outcome).__name__, outcome)
+
+    def drop_prefetched(self) -> None:
+        """Forget the prefetched answers not served (a sequential pass that stopped early)."""
+        with self._lock:
+            self._prefetched.clear()
+
+    def _answer(self, request: ChatRequest) -> ChatResponse:
+        """The answer to one request (cache, prefetched answer, or the model); no usage counted."""
         key = self.key(request)
         if self.cache.reads:
             hit = self.cache.get(key)
             if hit is not None:
-                with self._lock:
-                    self.usage.cache_hits += 1
-                    self.usage.keys.append(key)
                 return hit
             if self.cache.mode == "readonly":
                 raise LLMCacheMiss(
@@ -63,6 +132,56 @@ class LLMClient:
                     f"entry for key {key} (model {self.cfg.model}, draw {request.draw}); record it with "
                     f"llm.cache_mode=readwrite"
                 )
+        prefetch = is_prefetching()
+        with self._lock:
+            recorded = self._prefetched.get(key) if prefetch else self._prefetched.pop(key, None)
+        if isinstance(recorded, Exception):
+            raise recorded
+        if recorded is not None:
+            if not prefetch and self.cache.writes:
+                self.cache.put(key, recorded, backend=self.cfg.backend)
+            return recorded
+        return self._single_flight(request, key, prefetch)
+
+    def _single_flight(self, request: ChatRequest, key: str, prefetch: bool) -> ChatResponse:
+        """One model call per key at a time: a concurrent repeat waits and gets it as a cache hit.
+
+        A sequential run would have read the repeat from the cache; without
+        cache reads (``cache_mode=off``, not prefetching) the repeat is asked again.
+        """
+        shared = self.cache.reads or prefetch
+        with self._lock:
+            pending = self._inflight.get(key) if shared else None
+            owner = pending is None
+            if owner and shared:
+                pending = self._inflight[key] = Future()
+        if not owner:
+            assert pending is not None
+            return dataclasses.replace(pending.result(), cached=True) if not prefetch else pending.result()
+        try:
+            response = self._call(request, key)
+        except BaseException as exc:
+            if prefetch and isinstance(exc, Exception):   # the sequential pass meets it again, not the model
+                with self._lock:
+                    self._prefetched[key] = exc
+            if pending is not None:
+                pending.set_exception(exc)
+            raise
+        finally:
+            if pending is not None:
+                with self._lock:
+                    self._inflight.pop(key, None)
+        if prefetch:
+            with self._lock:
+                self._prefetched[key] = response
+        elif self.cache.writes:
+            self.cache.put(key, response, backend=self.cfg.backend)
+        if pending is not None:
+            pending.set_result(response)
+        return response
+
+    def _call(self, request: ChatRequest, key: str) -> ChatResponse:
+        """A real model call, checked for size before it is counted, parsed or cached."""
         response = dataclasses.replace(self.backend.chat(request), cached=False, key=key, model=self.cfg.model)
         # Every backend, before the answer is counted, parsed or cached (the endpoint
         # backend also stops reading its HTTP body at this size).
@@ -73,17 +192,23 @@ class LLMClient:
                 f"{', ' + self.cfg.base_url if self.cfg.backend == 'openai' and self.cfg.base_url else ''}) is "
                 f"{size} bytes, more than llm.max_answer_bytes={self.cfg.max_answer_bytes}; not parsed, not cached"
             )
+        return response
+
+    def _account(self, response: ChatResponse) -> None:
+        """Count one answer in ``usage`` (a prefetch pass counts nothing: its sequential pass will)."""
+        if is_prefetching():
+            return
         with self._lock:
             u = self.usage
-            u.calls += 1
-            u.prompt_tokens += response.prompt_tokens
-            u.completion_tokens += response.completion_tokens
-            u.seconds += response.seconds
-            u.cost += self.cost(response)
-            u.keys.append(key)
-        if self.cache.writes:
-            self.cache.put(key, response, backend=self.cfg.backend)
-        return response
+            if response.cached:
+                u.cache_hits += 1
+            else:
+                u.calls += 1
+                u.prompt_tokens += response.prompt_tokens
+                u.completion_tokens += response.completion_tokens
+                u.seconds += response.seconds
+                u.cost += self.cost(response)
+            u.keys.append(response.key)
 
     def cost(self, response: ChatResponse) -> float:
         """Price of one real call from ``price_per_1k_*`` (0 where no price is configured)."""
@@ -95,7 +220,12 @@ class LLMClient:
         return cost
 
     def take_usage(self) -> LLMUsage:
-        """Usage since the last take, and start counting afresh (one sampler fit = one take)."""
+        """Usage since the last take, and start counting afresh (one sampler fit = one take).
+
+        In a prefetch pass nothing is counted or taken (an empty usage).
+        """
+        if is_prefetching():
+            return LLMUsage()
         with self._lock:
             taken, self.usage = self.usage, LLMUsage()
         return taken
