@@ -27,7 +27,7 @@ import logging
 import time
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -98,39 +98,37 @@ def run_tasks(
     tasks: list[Task], cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler_for: Any, evaluator: str
 ) -> list[Scored]:
     """Score every cell for a group of tasks (one worker call; one BLAS thread)."""
-    with _llm_prefetched(tasks, schema, mode, sampler_for):
-        return _score_tasks(tasks, cells, schema, mode, sampler_for, evaluator)
+    with _llm_prefetched(tasks, schema, mode, sampler_for) as ready:
+        return _score_tasks(tasks, cells, schema, mode, sampler_for, evaluator, ready)
 
 
 @contextmanager
-def _llm_prefetched(tasks: list[Task], schema: FeatureSchema, mode: Mode, sampler_for: Any) -> Iterator[None]:
-    """``llm.max_concurrency`` > 1: the tasks' LLM generations first run concurrently (``LLMClient.prefetch``).
+def _llm_prefetched(tasks: list[Task], schema: FeatureSchema, mode: Mode,
+                    sampler_for: Any) -> Iterator[Callable[[Task], None]]:
+    """``llm.max_concurrency`` > 1: the tasks' LLM generations run concurrently (``LLMClient.prefetched``).
 
-    The sequential scoring that follows is unchanged and is served the
-    prefetched answers, so requests, answers, cache keys, rows and records
-    are those of ``llm.max_concurrency=1``.
+    Yields ``ready(task)``, which waits until that task's generation has
+    run; the sequential scoring (unchanged) calls it before each task and is
+    served the prefetched answers, so requests, answers, cache keys, rows and
+    records are those of ``llm.max_concurrency=1``, while the scoring of
+    early tasks overlaps the generations of later ones.
     """
     llm, method = getattr(sampler_for, "llm", None), getattr(sampler_for, "method", None)
     if llm is None or method is None or not method.traits.uses_llm or llm.max_concurrency < 2 or len(tasks) < 2:
-        yield
+        yield lambda t: None
         return
-    # Largest ratio (the longest generation) first, folds interleaved: LS's ratios of one fold ask the
-    # same seed requests (one call, the others wait for it), so they must not fill the threads.
-    order = sorted(tasks, key=lambda t: (-t.ratio_pos, t.fold))
+    # Smallest ratio first, folds interleaved: the scoring's first tasks are ready first, and LS's
+    # ratios of one fold (the same seed requests: one call, the others wait for it) do not fill the threads.
+    order = sorted(tasks, key=lambda t: (t.ratio_pos, t.fold))
+    position = {(t.ratio_pos, t.fold): i for i, t in enumerate(order)}
     jobs = [partial(encode_and_resample, t.data, schema, mode, sampler_for(t.ratio)) for t in order]
-    # The sequential pass runs the same code again and shows its warnings; not these duplicates.
-    client = get_client(llm)
-    try:
-        with threadpool_limits(1), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            client.prefetch(jobs, llm.max_concurrency)
-        yield
-    finally:
-        client.drop_prefetched()
+    with get_client(llm).prefetched(jobs, llm.max_concurrency) as ready:
+        yield lambda t: ready(position[(t.ratio_pos, t.fold)])
 
 
 def _score_tasks(
-    tasks: list[Task], cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler_for: Any, evaluator: str
+    tasks: list[Task], cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler_for: Any, evaluator: str,
+    ready: Callable[[Task], None],
 ) -> list[Scored]:
     out = []
     # The paper-faithful LR (unscaled, max_iter=100000) often stops at lbfgs's
@@ -139,6 +137,7 @@ def _score_tasks(
     with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         for t in tasks:
+            ready(t)
             caught.clear()
             sampler = sampler_for(t.ratio)
             if evaluator == "straightforward":

@@ -107,8 +107,10 @@ def test_prefetched_answers_are_served_once_as_the_calls_they_were(tmp_path: Pat
     backend = SlowEcho()
     c = LLMClient(LLMConfig(cache_dir=str(tmp_path), cache_mode="off", max_concurrency=4), backend=backend)
     reqs = [dataclasses.replace(REQ, draw=d) for d in range(6)]
-    with c.prefetched([lambda r=r: c.chat(r) for r in reqs]):
-        assert backend.calls == 6 and c.usage.calls == 0          # the prefetch pass counts nothing
+    with c.prefetched([lambda r=r: c.chat(r) for r in reqs]) as ready:
+        for i in range(len(reqs)):
+            ready(i)
+        assert backend.calls == 6 and c.usage.calls == 0 and backend.peak > 1   # the prefetch counts nothing
         assert [c.chat(r).cached for r in reqs] == [False] * 6
         assert backend.calls == 6 and c.usage.calls == 6          # served, counted as the real calls
         c.chat(reqs[0])                                           # cache off: a repeat asks again

@@ -13,13 +13,13 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
 from lsh_bench.errors import LLMCacheMiss, LLMError
 from lsh_bench.samplers.llm.cache import ReplayCache, cache_key, entry_size_limit
-from lsh_bench.samplers.llm.concurrency import bounded_map, bounded_outcomes, is_prefetching, prefetching
+from lsh_bench.samplers.llm.concurrency import bounded_map, is_prefetching, prefetching
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.types import ChatBackend, ChatRequest, ChatResponse, LLMUsage
 
@@ -79,16 +79,9 @@ class LLMClient:
         return responses
 
     @contextmanager
-    def prefetched(self, jobs: Sequence[Callable[[], Any]], max_concurrency: int | None = None) -> Iterator[None]:
-        """:meth:`prefetch` the jobs; the answers not served by the end of the block are dropped."""
-        try:
-            self.prefetch(jobs, max_concurrency)
-            yield
-        finally:
-            self.drop_prefetched()
-
-    def prefetch(self, jobs: Sequence[Callable[[], Any]], max_concurrency: int | None = None) -> None:
-        """Run ``jobs`` concurrently as a prefetch pass; their answers are served to the sequential pass.
+    def prefetched(self, jobs: Sequence[Callable[[], Any]],
+                   max_concurrency: int | None = None) -> Iterator[Callable[[int], None]]:
+        """Start ``jobs`` as a prefetch pass on up to ``max_concurrency`` threads; yield ``ready(i)``.
 
         Why: the generations of a unit are independent, but the harness
         scores them one after the other. Running the same code twice — first
@@ -96,23 +89,34 @@ class LLMClient:
         write, no usage), then sequentially as always, where each recorded
         answer is served once as the real call it was — gives exactly the
         requests, answers, cache entries, usage and rows of a sequential run,
-        with the waiting overlapped. A call that fails here (an endpoint that
-        is down, after its retries) is recorded like an answer: the sequential
-        pass meets the same error at the same request, without asking again.
-        Any other failure of a job is logged and left to the sequential pass,
-        which meets it again. Call
-        :meth:`drop_prefetched` when the sequential pass is over.
+        with the waiting overlapped. ``ready(i)`` blocks until job ``i`` has
+        run (jobs start in the given order), so the sequential pass can work
+        on job ``i`` while later jobs still wait for the model.
+
+        A call that fails here (an endpoint that is down, after its retries)
+        is recorded like an answer: the sequential pass meets the same error
+        at the same request, without asking again. Any other failure of a job
+        is logged and left to the sequential pass, which meets it again. On
+        exit, jobs not started are cancelled, running ones are awaited, and
+        answers not served are dropped.
         """
         limit = max_concurrency if max_concurrency is not None else self.cfg.max_concurrency
+        if limit < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {limit}")
+        pool = ThreadPoolExecutor(max_workers=max(1, min(limit, len(jobs))), thread_name_prefix="llm-prefetch")
+        futures = [pool.submit(_run_prefetch, job) for job in jobs]
 
-        def run(job: Callable[[], Any]) -> Any:
-            with prefetching():
-                return job()
-
-        for i, outcome in enumerate(bounded_outcomes(run, list(jobs), limit)):
+        def ready(i: int) -> None:
+            outcome = futures[i].result()
             if isinstance(outcome, Exception):
                 log.info("LLM prefetch job %d stopped (%s: %s); the sequential pass repeats it",
                          i, type(outcome).__name__, outcome)
+
+        try:
+            yield ready
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.drop_prefetched()
 
     def drop_prefetched(self) -> None:
         """Forget the prefetched answers not served (a sequential pass that stopped early)."""
@@ -120,8 +124,17 @@ class LLMClient:
             self._prefetched.clear()
 
     def _answer(self, request: ChatRequest) -> ChatResponse:
-        """The answer to one request (cache, prefetched answer, or the model); no usage counted."""
+        """The answer to one request (cache, prefetched answer, or the model); no usage counted.
+
+        Order matters while a prefetch runs beside the sequential pass: the
+        prefetch looks at its answers before the cache, and the sequential
+        pass writes an answer to the cache before it removes it from them, so
+        a prefetch job never misses an answer that exists (and asks again).
+        """
         key = self.key(request)
+        prefetch = is_prefetching()
+        if prefetch and (recorded := self._recorded(key, remove=False)) is not None:
+            return recorded
         if self.cache.reads:
             hit = self.cache.get(key)
             if hit is not None:
@@ -132,16 +145,22 @@ class LLMClient:
                     f"entry for key {key} (model {self.cfg.model}, draw {request.draw}); record it with "
                     f"llm.cache_mode=readwrite"
                 )
-        prefetch = is_prefetching()
-        with self._lock:
-            recorded = self._prefetched.get(key) if prefetch else self._prefetched.pop(key, None)
-        if isinstance(recorded, Exception):
-            raise recorded
-        if recorded is not None:
-            if not prefetch and self.cache.writes:
+        if not prefetch and (recorded := self._recorded(key, remove=False)) is not None:
+            if self.cache.writes:
                 self.cache.put(key, recorded, backend=self.cfg.backend)
+            self._recorded(key, remove=True)
             return recorded
         return self._single_flight(request, key, prefetch)
+
+    def _recorded(self, key: str, remove: bool) -> ChatResponse | None:
+        """A prefetched answer; the error its call met is raised instead (and, outside a prefetch, removed)."""
+        with self._lock:
+            recorded = self._prefetched.pop(key, None) if remove else self._prefetched.get(key)
+            if isinstance(recorded, Exception) and not is_prefetching():
+                self._prefetched.pop(key, None)
+        if isinstance(recorded, Exception):
+            raise recorded
+        return recorded
 
     def _single_flight(self, request: ChatRequest, key: str, prefetch: bool) -> ChatResponse:
         """One model call per key at a time: a concurrent repeat waits and gets it as a cache hit.
@@ -229,6 +248,15 @@ class LLMClient:
         with self._lock:
             taken, self.usage = self.usage, LLMUsage()
         return taken
+
+
+def _run_prefetch(job: Callable[[], Any]) -> Any:
+    """One prefetch job on its thread; an exception is returned (``ready`` logs it), never dropped."""
+    with prefetching():
+        try:
+            return job()
+        except Exception as exc:
+            return exc
 
 
 _CLIENTS: dict[tuple[int, str], LLMClient] = {}
