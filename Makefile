@@ -1,5 +1,6 @@
 # lsh-bench — two commands on a fresh machine:
-#   make run    create .venv, install everything (incl. the local LLM build), run SM on wdbc
+#   make run    create .venv, install everything (incl. the local LLM build), then ORG vs SM vs LS
+#               (the LLM hybrid, embedded model) on an embedded dataset, one table (python -m lsh_bench.demo)
 #   make test   same environment, run the test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -23,7 +24,7 @@ ifneq ($(wildcard $(SHARED_DATA)/manifest.csv),)
 export LSH_BENCH_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: install run test test-all smoke bench bench-sweep bench-llm bench-quality seed-study figure1 figure4 figure6 paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps
+.PHONY: install run test test-all smoke bench bench-sweep bench-llm bench-quality bench-concurrency seed-study figure1 figure4 figure6 paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,7 +39,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(PY) -m lsh_bench method=sm dataset=wdbc
+	$(PY) -m lsh_bench.demo
 
 test: install browser-deps
 	$(PY) -m pytest -q
@@ -119,6 +120,11 @@ figure6: install
 QUALITY_DATASETS ?= haberman,vertebra-column,sa-heart,ionosphere,thoracic-surgery,wdbc
 bench-quality: install
 	PYTHONPATH=$(CURDIR) nice -n 5 $(PY) scripts/bench_quality.py --sweep-on-off $(QUALITY_DATASETS) --out results/bench/quality_on_off.json
+
+# bench-concurrency: one LM unit at llm.max_concurrency 1 vs 8 against a loopback endpoint answering from a
+# replay cache after 2 s per request; checks identical records and cache keys (results/bench/concurrency.json; ~15 min)
+bench-concurrency: install
+	$(PY) scripts/bench_concurrency.py
 
 # Re-record the replay caches the LM/LS tests use, from the real local model (~10 min on 2 cores).
 # Delete tests/fixtures/llm_cache_runner first to drop entries no test asks for any more.

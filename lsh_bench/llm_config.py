@@ -40,7 +40,7 @@ def looks_like_env_name(value: str) -> bool:
 # answers are the same whatever they are, so they stay out of a unit's config hash.
 LLM_EXECUTION_FIELDS = {
     "cache_mode", "cache_dir", "timeout_s", "max_retries", "retry_backoff_s", "n_threads", "model_path", "api_key_env",
-    "request_deadline_s", "max_answer_bytes",
+    "request_deadline_s", "max_answer_bytes", "max_concurrency",
 }
 
 
@@ -74,6 +74,10 @@ class LLMConfig(BaseModel):
     max_answer_bytes: int = Field(1_000_000, gt=0)
     max_retries: int = Field(3, ge=0)          # retries after the first attempt (endpoints only)
     retry_backoff_s: float = Field(1.0, ge=0)   # first retry wait; doubles per retry, capped at 60 s
+    # The most LLM requests of one unit in flight at once: the unit's generations (folds x ratios)
+    # are independent, so an endpoint's waits overlap. Changes no request, answer or row (not in
+    # the unit's config hash); 1 for the local model (one model object, nothing to overlap).
+    max_concurrency: int = Field(1, ge=1, le=64)
     n_ctx: int = Field(8192, gt=0)
     n_threads: int = Field(1, gt=0)             # local backend: llama.cpp threads; 2 only on an idle machine
     price_per_1k_prompt: float | None = None

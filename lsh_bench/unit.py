@@ -27,8 +27,11 @@ import logging
 import time
 import traceback
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -44,7 +47,8 @@ from lsh_bench.data.scenarios import scenario_split
 from lsh_bench.data.splits import Part
 from lsh_bench.errors import DatasetUnavailable, LshBenchError, SamplerNotApplicable
 from lsh_bench.models.evaluate import (
-    FoldData, GridScores, Resampled, evaluate_shared, evaluate_straightforward, resample_part,
+    FoldData, GridScores, Resampled, encode_and_resample, evaluate_shared, evaluate_straightforward,
+    resample_part,
 )
 from lsh_bench.models.grid import Cell, expand_grid
 from lsh_bench.models.preprocess import Mode, categorical_for_sampler
@@ -52,6 +56,7 @@ from lsh_bench.protocol import all_minority_scores, plan_ratios, round_f1, selec
 from lsh_bench.quality.unit_rows import frame_columns, part_row, record_section
 from lsh_bench.quality_config import QualitySpec
 from lsh_bench.record import identity, provenance, ratio_row, usage_fields
+from lsh_bench.samplers.llm.client import get_client
 from lsh_bench.samplers.llm.types import LLMUsage
 from lsh_bench.samplers.registry import SamplerContext, build_sampler
 from lsh_bench.store import UnitStore
@@ -111,6 +116,38 @@ def run_tasks(
     With ``quality`` (and a sampler), each task's quality row is computed from
     its resampled part (``GridScores.quality``).
     """
+    with _llm_prefetched(tasks, schema, mode, sampler_for) as ready:
+        return _score_tasks(tasks, cells, schema, mode, sampler_for, evaluator, ready, quality)
+
+
+@contextmanager
+def _llm_prefetched(tasks: list[Task], schema: FeatureSchema, mode: Mode,
+                    sampler_for: Any) -> Iterator[Callable[[Task], None]]:
+    """``llm.max_concurrency`` > 1: the tasks' LLM generations run concurrently (``LLMClient.prefetched``).
+
+    Yields ``ready(task)``, which waits until that task's generation has
+    run; the sequential scoring (unchanged) calls it before each task and is
+    served the prefetched answers, so requests, answers, cache keys, rows and
+    records are those of ``llm.max_concurrency=1``, while the scoring of
+    early tasks overlaps the generations of later ones.
+    """
+    llm, method = getattr(sampler_for, "llm", None), getattr(sampler_for, "method", None)
+    if llm is None or method is None or not method.traits.uses_llm or llm.max_concurrency < 2 or len(tasks) < 2:
+        yield lambda t: None
+        return
+    # Smallest ratio first, folds interleaved: the scoring's first tasks are ready first, and LS's
+    # ratios of one fold (the same seed requests: one call, the others wait for it) do not fill the threads.
+    order = sorted(tasks, key=lambda t: (t.ratio_pos, t.fold))
+    position = {(t.ratio_pos, t.fold): i for i, t in enumerate(order)}
+    jobs = [partial(encode_and_resample, t.data, schema, mode, sampler_for(t.ratio)) for t in order]
+    with get_client(llm).prefetched(jobs, llm.max_concurrency) as ready:
+        yield lambda t: ready(position[(t.ratio_pos, t.fold)])
+
+
+def _score_tasks(
+    tasks: list[Task], cells: list[Cell], schema: FeatureSchema, mode: Mode, sampler_for: Any, evaluator: str,
+    ready: Callable[[Task], None], quality: QualitySpec | None = None,
+) -> list[Scored]:
     out = []
     # The paper-faithful LR (unscaled, max_iter=100000) often stops at lbfgs's
     # evaluation cap; that is expected, and counted per task instead of
@@ -118,6 +155,7 @@ def run_tasks(
     with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         for t in tasks:
+            ready(t)
             caught.clear()
             sampler = sampler_for(t.ratio)
             hold = GridScores([], [])
@@ -195,6 +233,10 @@ class UnitJob:
         self._waiting = len(self.cv_items)
 
     def _task_groups(self) -> list[list[Task]]:
+        if self.cfg.method.traits.uses_llm and self.cfg.llm.max_concurrency > 1:
+            # One group, folds and their ratios in order: its generations run concurrently
+            # (``run_tasks``), then it is scored in the order below.
+            return [sorted(self.tasks, key=lambda t: (t.fold, t.ratio_pos))]
         if self.cfg.method.traits.uses_llm:
             # One group per fold, ratios in order, so the seeds/report of a fold are
             # generated once and replayed from the cache for its other ratios.

@@ -36,6 +36,7 @@ step (report / variables / program) the same counts. Writes
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -54,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATASETS = "haberman,vertebra-column,flare"
 DEFAULT_OLD = "e82e2e2"
 STEPS = ("report", "variables", "program")
+DEADLINE_S = 7200.0   # llm.request_deadline_s during the bench (each implementation's own, if larger)
 
 
 def load() -> list[float] | None:
@@ -144,12 +146,16 @@ def run_worker(impl_root: Path, input_path: Path, out_path: Path) -> None:
                                  for c in task["columns"]))
     X, y = np.asarray(task["X"], dtype=float), np.asarray(task["y"], dtype=int)
     raw = yaml.safe_load((impl_root / "conf" / "llm" / "local.yaml").read_text())
+    if "request_deadline_s" in raw:   # a benchmark measures slow answers, it does not abort them (loaded machine)
+        raw["request_deadline_s"] = max(float(raw["request_deadline_s"]), DEADLINE_S)
     cfg = LLMConfig(**{**raw, "cache_mode": "off"})
     t0 = time.perf_counter()
     recorder = Recorder(make_backend(cfg))        # loads the model: not part of the LLM time
     load_seconds = time.perf_counter() - t0
-    sampler = LLMOverSampler(sampling_strategy=task["ratio"], schema=schema, llm=cfg, llm_seed=task["seed"],
-                             client=LLMClient(cfg, backend=recorder))
+    # The LLM's seed is `llm_seed` since the seeds were split; `random_state` before (e82e2e2).
+    seed_name = "llm_seed" if "llm_seed" in inspect.signature(LLMOverSampler).parameters else "random_state"
+    sampler = LLMOverSampler(sampling_strategy=task["ratio"], schema=schema, llm=cfg, client=LLMClient(cfg, backend=recorder),
+                             **{seed_name: task["seed"]})
     load_before = load()
     t0, cpu0 = time.perf_counter(), time.process_time()
     X_res, _ = sampler.fit_resample(X, y)
@@ -267,6 +273,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def write_report(args: argparse.Namespace, datasets: list[dict[str, Any]], shas: tuple[str, str, bool],
+                 started: float, load_start: list[float] | None, done: bool) -> dict[str, Any]:
+    """Write the JSON (after every dataset too, so an interrupted bench leaves what finished, marked partial)."""
+    old_sha, new_sha, dirty = shas
+    both = [d for d in datasets if "ratio_old_new" in d]
+    total: dict[str, Any] = {}
+    for impl in ("old", "new"):
+        runs = [d[impl] for d in datasets if impl in d]
+        if runs:
+            sec, rows = sum(r["llm_seconds"] for r in runs), sum(r["rows_delivered"] for r in runs)
+            total[impl] = {"llm_seconds": round(sec, 1), "rows_delivered": rows,
+                           "llm_seconds_per_100_rows": round(100 * sec / rows, 2),
+                           "hit_cap": sum(r["hit_cap"] for r in runs), "calls": sum(r["calls"] for r in runs)}
+    if "old" in total and "new" in total:
+        total["ratio_old_new"] = round(total["old"]["llm_seconds_per_100_rows"] / total["new"]["llm_seconds_per_100_rows"], 2)
+    report = {
+        "what": "LM at one ratio on one fold's training part, replay cache off, each implementation's llm=local "
+                "config; identical inputs built once by the driver; old and new alternate",
+        "partial": not done, "datasets_asked": args.datasets,
+        "old": {"commit": old_sha, "ref": args.old_commit}, "new": {"commit": new_sha, "uncommitted_changes": dirty},
+        "datasets": datasets, "total": total,
+        "min_ratio_old_new": min((d["ratio_old_new"]["llm_seconds_per_100_rows"] for d in both), default=None),
+        "wall_seconds": round(time.time() - started, 1), "load_at_start": load_start, "load_at_end": load(),
+        "machine": machine_info(),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started, load_start = time.time(), load()
@@ -307,35 +344,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  old/new LLM s per 100 rows: x{entry['ratio_old_new']['llm_seconds_per_100_rows']}",
                       flush=True)
             datasets.append(entry)
+            write_report(args, datasets, (old_sha, new_sha, dirty), started, load_start, done=False)
     finally:
         if old_root.exists():
             subprocess.run(["git", "worktree", "remove", "--force", str(old_root)], cwd=ROOT, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
-    both = [d for d in datasets if "ratio_old_new" in d]
-    total = {}
-    for impl in ("old", "new"):
-        runs = [d[impl] for d in datasets if impl in d]
-        if runs:
-            sec, rows = sum(r["llm_seconds"] for r in runs), sum(r["rows_delivered"] for r in runs)
-            total[impl] = {"llm_seconds": round(sec, 1), "rows_delivered": rows,
-                           "llm_seconds_per_100_rows": round(100 * sec / rows, 2),
-                           "hit_cap": sum(r["hit_cap"] for r in runs), "calls": sum(r["calls"] for r in runs)}
-    if "old" in total and "new" in total:
-        total["ratio_old_new"] = round(total["old"]["llm_seconds_per_100_rows"] / total["new"]["llm_seconds_per_100_rows"], 2)
-    report = {
-        "what": "LM at one ratio on one fold's training part, replay cache off, each implementation's llm=local "
-                "config; identical inputs built once by the driver; old and new alternate",
-        "old": {"commit": old_sha, "ref": args.old_commit}, "new": {"commit": new_sha, "uncommitted_changes": dirty},
-        "datasets": datasets, "total": total,
-        "min_ratio_old_new": min((d["ratio_old_new"]["llm_seconds_per_100_rows"] for d in both), default=None),
-        "wall_seconds": round(time.time() - started, 1), "load_at_start": load_start, "load_at_end": load(),
-        "machine": machine_info(),
-    }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"total: {json.dumps(total)}")
-    print(f"wrote {out}")
+    report = write_report(args, datasets, (old_sha, new_sha, dirty), started, load_start, done=True)
+    print(f"total: {json.dumps(report['total'])}")
+    print(f"wrote {args.out}")
     return 0
 
 

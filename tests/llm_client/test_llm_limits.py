@@ -81,7 +81,9 @@ def test_unit_with_a_trickling_endpoint_is_recorded_failed_naming_it(make_cfg, f
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from lsh_bench.sweep import run_sweep
 
-    fake_endpoint.script = [("trickle", 0.5)] * 10
+    # Every request trickles: at llm.max_concurrency=8 (the preset) the unit's 20 generations
+    # ask their first request at once, and the sequential pass meets the recorded failure.
+    fake_endpoint.script = [("trickle", 0.5)] * 40
     cfg = make_cfg("method=lm", "dataset=haberman", "grid=smoke", "llm=openai",
                    f"llm.base_url={fake_endpoint.base_url}", f"llm.api_key_env={KEY_ENV}",
                    "llm.request_deadline_s=1", "llm.max_retries=0", "llm.timeout_s=5")

@@ -9,13 +9,21 @@ never loads the model or needs an API key.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
 
 from lsh_bench.errors import LLMCacheMiss, LLMError
 from lsh_bench.samplers.llm.cache import ReplayCache, cache_key, entry_size_limit
+from lsh_bench.samplers.llm.concurrency import bounded_map, is_prefetching, prefetching
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.types import ChatBackend, ChatRequest, ChatResponse, LLMUsage
+
+log = logging.getLogger("lsh_bench")
 
 
 class LLMClient:
@@ -31,7 +39,10 @@ class LLMClient:
         self.cache = ReplayCache(cfg.cache_dir, cfg.cache_mode, max_entry_bytes=entry_size_limit(cfg.max_answer_bytes))
         self.usage = LLMUsage()
         self._backend = backend
-        self._lock = threading.Lock()          # usage updates
+        self._lock = threading.Lock()          # usage, in-flight calls, prefetched answers
+        self._inflight: dict[str, Future] = {}           # key -> the answer of the call under way
+        # key -> a prefetch pass's answer (or the error of its call), served once
+        self._prefetched: dict[str, ChatResponse | Exception] = {}
         self._backend_lock = threading.Lock()  # builds the backend once
 
     @property
@@ -49,13 +60,84 @@ class LLMClient:
 
     def chat(self, request: ChatRequest) -> ChatResponse:
         """The recorded answer if there is one (per cache mode), else a real call (recorded in readwrite)."""
+        response = self._answer(request)
+        self._account(response)
+        return response
+
+    def chat_many(self, requests: Sequence[ChatRequest], max_concurrency: int | None = None) -> list[ChatResponse]:
+        """Independent requests at once (at most ``max_concurrency``, default ``llm.max_concurrency``).
+
+        Answers, usage and cache entries are those of ``[chat(r) for r in
+        requests]``: answers in request order, usage counted in request order
+        after all have answered, and a request repeated in the list is one
+        call (the repeat counts as a cache hit) whenever the cache is read.
+        """
+        limit = max_concurrency if max_concurrency is not None else self.cfg.max_concurrency
+        responses = bounded_map(self._answer, list(requests), limit)
+        for response in responses:
+            self._account(response)
+        return responses
+
+    @contextmanager
+    def prefetched(self, jobs: Sequence[Callable[[], Any]],
+                   max_concurrency: int | None = None) -> Iterator[Callable[[int], None]]:
+        """Start ``jobs`` as a prefetch pass on up to ``max_concurrency`` threads; yield ``ready(i)``.
+
+        Why: the generations of a unit are independent, but the harness
+        scores them one after the other. Running the same code twice — first
+        concurrently here, recording every real answer in memory (no cache
+        write, no usage), then sequentially as always, where each recorded
+        answer is served once as the real call it was — gives exactly the
+        requests, answers, cache entries, usage and rows of a sequential run,
+        with the waiting overlapped. ``ready(i)`` blocks until job ``i`` has
+        run (jobs start in the given order), so the sequential pass can work
+        on job ``i`` while later jobs still wait for the model.
+
+        A call that fails here (an endpoint that is down, after its retries)
+        is recorded like an answer: the sequential pass meets the same error
+        at the same request, without asking again. Any other failure of a job
+        is logged and left to the sequential pass, which meets it again. On
+        exit, jobs not started are cancelled, running ones are awaited, and
+        answers not served are dropped.
+        """
+        limit = max_concurrency if max_concurrency is not None else self.cfg.max_concurrency
+        if limit < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {limit}")
+        pool = ThreadPoolExecutor(max_workers=max(1, min(limit, len(jobs))), thread_name_prefix="llm-prefetch")
+        futures = [pool.submit(_run_prefetch, job) for job in jobs]
+
+        def ready(i: int) -> None:
+            outcome = futures[i].result()
+            if isinstance(outcome, Exception):
+                log.info("LLM prefetch job %d stopped (%s: %s); the sequential pass repeats it",
+                         i, type(outcome).__name__, outcome)
+
+        try:
+            yield ready
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self.drop_prefetched()
+
+    def drop_prefetched(self) -> None:
+        """Forget the prefetched answers not served (a sequential pass that stopped early)."""
+        with self._lock:
+            self._prefetched.clear()
+
+    def _answer(self, request: ChatRequest) -> ChatResponse:
+        """The answer to one request (cache, prefetched answer, or the model); no usage counted.
+
+        Order matters while a prefetch runs beside the sequential pass: the
+        prefetch looks at its answers before the cache, and the sequential
+        pass writes an answer to the cache before it removes it from them, so
+        a prefetch job never misses an answer that exists (and asks again).
+        """
         key = self.key(request)
+        prefetch = is_prefetching()
+        if prefetch and (recorded := self._recorded(key, remove=False)) is not None:
+            return recorded
         if self.cache.reads:
             hit = self.cache.get(key)
             if hit is not None:
-                with self._lock:
-                    self.usage.cache_hits += 1
-                    self.usage.keys.append(key)
                 return hit
             if self.cache.mode == "readonly":
                 raise LLMCacheMiss(
@@ -63,6 +145,62 @@ class LLMClient:
                     f"entry for key {key} (model {self.cfg.model}, draw {request.draw}); record it with "
                     f"llm.cache_mode=readwrite"
                 )
+        if not prefetch and (recorded := self._recorded(key, remove=False)) is not None:
+            if self.cache.writes:
+                self.cache.put(key, recorded, backend=self.cfg.backend)
+            self._recorded(key, remove=True)
+            return recorded
+        return self._single_flight(request, key, prefetch)
+
+    def _recorded(self, key: str, remove: bool) -> ChatResponse | None:
+        """A prefetched answer; the error its call met is raised instead (and, outside a prefetch, removed)."""
+        with self._lock:
+            recorded = self._prefetched.pop(key, None) if remove else self._prefetched.get(key)
+            if isinstance(recorded, Exception) and not is_prefetching():
+                self._prefetched.pop(key, None)
+        if isinstance(recorded, Exception):
+            raise recorded
+        return recorded
+
+    def _single_flight(self, request: ChatRequest, key: str, prefetch: bool) -> ChatResponse:
+        """One model call per key at a time: a concurrent repeat waits and gets it as a cache hit.
+
+        A sequential run would have read the repeat from the cache; without
+        cache reads (``cache_mode=off``, not prefetching) the repeat is asked again.
+        """
+        shared = self.cache.reads or prefetch
+        with self._lock:
+            pending = self._inflight.get(key) if shared else None
+            owner = pending is None
+            if owner and shared:
+                pending = self._inflight[key] = Future()
+        if not owner:
+            assert pending is not None
+            return dataclasses.replace(pending.result(), cached=True) if not prefetch else pending.result()
+        try:
+            response = self._call(request, key)
+        except BaseException as exc:
+            if prefetch and isinstance(exc, Exception):   # the sequential pass meets it again, not the model
+                with self._lock:
+                    self._prefetched[key] = exc
+            if pending is not None:
+                pending.set_exception(exc)
+            raise
+        finally:
+            if pending is not None:
+                with self._lock:
+                    self._inflight.pop(key, None)
+        if prefetch:
+            with self._lock:
+                self._prefetched[key] = response
+        elif self.cache.writes:
+            self.cache.put(key, response, backend=self.cfg.backend)
+        if pending is not None:
+            pending.set_result(response)
+        return response
+
+    def _call(self, request: ChatRequest, key: str) -> ChatResponse:
+        """A real model call, checked for size before it is counted, parsed or cached."""
         response = dataclasses.replace(self.backend.chat(request), cached=False, key=key, model=self.cfg.model)
         # Every backend, before the answer is counted, parsed or cached (the endpoint
         # backend also stops reading its HTTP body at this size).
@@ -73,17 +211,23 @@ class LLMClient:
                 f"{', ' + self.cfg.base_url if self.cfg.backend == 'openai' and self.cfg.base_url else ''}) is "
                 f"{size} bytes, more than llm.max_answer_bytes={self.cfg.max_answer_bytes}; not parsed, not cached"
             )
+        return response
+
+    def _account(self, response: ChatResponse) -> None:
+        """Count one answer in ``usage`` (a prefetch pass counts nothing: its sequential pass will)."""
+        if is_prefetching():
+            return
         with self._lock:
             u = self.usage
-            u.calls += 1
-            u.prompt_tokens += response.prompt_tokens
-            u.completion_tokens += response.completion_tokens
-            u.seconds += response.seconds
-            u.cost += self.cost(response)
-            u.keys.append(key)
-        if self.cache.writes:
-            self.cache.put(key, response, backend=self.cfg.backend)
-        return response
+            if response.cached:
+                u.cache_hits += 1
+            else:
+                u.calls += 1
+                u.prompt_tokens += response.prompt_tokens
+                u.completion_tokens += response.completion_tokens
+                u.seconds += response.seconds
+                u.cost += self.cost(response)
+            u.keys.append(response.key)
 
     def cost(self, response: ChatResponse) -> float:
         """Price of one real call from ``price_per_1k_*`` (0 where no price is configured)."""
@@ -95,10 +239,24 @@ class LLMClient:
         return cost
 
     def take_usage(self) -> LLMUsage:
-        """Usage since the last take, and start counting afresh (one sampler fit = one take)."""
+        """Usage since the last take, and start counting afresh (one sampler fit = one take).
+
+        In a prefetch pass nothing is counted or taken (an empty usage).
+        """
+        if is_prefetching():
+            return LLMUsage()
         with self._lock:
             taken, self.usage = self.usage, LLMUsage()
         return taken
+
+
+def _run_prefetch(job: Callable[[], Any]) -> Any:
+    """One prefetch job on its thread; an exception is returned (``ready`` logs it), never dropped."""
+    with prefetching():
+        try:
+            return job()
+        except Exception as exc:
+            return exc
 
 
 _CLIENTS: dict[tuple[int, str], LLMClient] = {}

@@ -1,0 +1,169 @@
+"""llm.max_concurrency: bounded_map, chat_many, and whole LM/LS units at 1 vs 4 against a loopback replay endpoint.
+
+The unit test is the acceptance check of the concurrency: the same unit at
+``llm.max_concurrency=1`` and ``=4`` must ask the same requests (the second
+run's server answers only what the first run recorded: a new request is an
+HTTP 404 and fails the unit), write the same cache entries, and give the
+same records, cells and per-ratio rows. Times are not compared (and not
+asserted anywhere: ``scripts/bench_concurrency.py`` measures them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import lsh_bench.samplers.llm.client as client_mod
+from lsh_bench.data.loader import load_dataset
+from lsh_bench.samplers.llm.client import LLMClient
+from lsh_bench.samplers.llm.concurrency import bounded_map, bounded_outcomes
+from lsh_bench.samplers.llm.config import LLMConfig
+from lsh_bench.samplers.llm.replay_server import ReplayEndpoint
+from lsh_bench.samplers.llm.types import ChatRequest, ChatResponse
+from lsh_bench.store import load_ratio_stats
+from lsh_bench.sweep import run_sweep
+from tests.llm_gen.fakes import REPORT, good_program, good_variables, step_of
+
+REQ = ChatRequest(messages=(("user", "hi"),), json_schema=None, max_tokens=5, temperature=0.8, top_p=0.9, seed=1)
+
+
+class SlowEcho:
+    """Answers the request's draw after ``delay`` s; counts calls and the most at once."""
+
+    model = "echo"
+
+    def __init__(self, delay: float = 0.05) -> None:
+        self.delay, self.calls, self.now, self.peak = delay, 0, 0, 0
+        self.lock = threading.Lock()
+
+    def chat(self, req: ChatRequest) -> ChatResponse:
+        with self.lock:
+            self.calls += 1
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(self.delay)
+        with self.lock:
+            self.now -= 1
+        return ChatResponse(f"draw {req.draw}", 3, 2, self.delay, False, "", self.model)
+
+
+def test_bounded_map_keeps_order_and_limit() -> None:
+    now, peak, lock = [0], [0], threading.Lock()
+
+    def work(x: int) -> int:
+        with lock:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+        time.sleep(0.02 * (5 - x % 5))          # later items finish first
+        with lock:
+            now[0] -= 1
+        return x * x
+
+    assert bounded_map(work, list(range(12)), 3) == [x * x for x in range(12)]
+    assert 1 < peak[0] <= 3
+
+
+def test_bounded_map_raises_the_first_failure_in_input_order_after_all_ran() -> None:
+    ran: list[int] = []
+
+    def work(x: int) -> int:
+        ran.append(x)
+        if x in (2, 5):
+            raise ValueError(f"item {x}")
+        return x
+
+    with pytest.raises(ValueError, match="item 2"):
+        bounded_map(work, list(range(8)), 4)
+    assert sorted(ran) == list(range(8))
+    out = bounded_outcomes(work, [1, 2], 2)
+    assert out[0] == 1 and isinstance(out[1], ValueError)
+    with pytest.raises(ValueError, match="max_concurrency"):
+        bounded_map(work, [1], 0)
+
+
+def test_chat_many_answers_in_request_order_and_counts_like_chat(tmp_path: Path) -> None:
+    reqs = [dataclasses.replace(REQ, draw=d) for d in (3, 1, 2, 1, 0)]        # draw 1 asked twice
+    backend = SlowEcho()
+    many = LLMClient(LLMConfig(cache_dir=str(tmp_path / "a"), max_concurrency=4), backend=backend)
+    answers = many.chat_many(reqs)
+    assert [a.text for a in answers] == [f"draw {r.draw}" for r in reqs]
+    assert backend.calls == 4 and backend.peak > 1        # the repeat was one call, the rest overlapped
+    seq = LLMClient(LLMConfig(cache_dir=str(tmp_path / "b")), backend=SlowEcho())
+    for r in reqs:
+        seq.chat(r)
+    got, want = many.take_usage(), seq.take_usage()
+    assert (got.calls, got.cache_hits, got.keys) == (want.calls, want.cache_hits, want.keys) == (4, 1, want.keys)
+    assert sorted(p.name for p in (tmp_path / "a").rglob("*.json")) == \
+        sorted(p.name for p in (tmp_path / "b").rglob("*.json"))
+
+
+def test_prefetched_answers_are_served_once_as_the_calls_they_were(tmp_path: Path) -> None:
+    backend = SlowEcho()
+    c = LLMClient(LLMConfig(cache_dir=str(tmp_path), cache_mode="off", max_concurrency=4), backend=backend)
+    reqs = [dataclasses.replace(REQ, draw=d) for d in range(6)]
+    with c.prefetched([lambda r=r: c.chat(r) for r in reqs]) as ready:
+        for i in range(len(reqs)):
+            ready(i)
+        assert backend.calls == 6 and c.usage.calls == 0 and backend.peak > 1   # the prefetch counts nothing
+        assert [c.chat(r).cached for r in reqs] == [False] * 6
+        assert backend.calls == 6 and c.usage.calls == 6          # served, counted as the real calls
+        c.chat(reqs[0])                                           # cache off: a repeat asks again
+        assert backend.calls == 7
+    assert c._prefetched == {}
+
+
+def _scripted_answer(schema):
+    def answer(req: ChatRequest) -> str:
+        step = step_of(req)
+        return REPORT if step == "report" else good_variables(schema) if step == "variables" else good_program(schema)
+    return answer
+
+
+def _run(make_cfg, method: str, endpoint: ReplayEndpoint, cache: Path, results: Path, concurrency: int):
+    client_mod._CLIENTS.clear()
+    (rec,) = run_sweep(make_cfg(
+        f"method={method}", "dataset=haberman", "grid=smoke", "llm=vllm", f"llm.base_url={endpoint.base_url}",
+        "llm.max_retries=0", f"llm.cache_dir={cache}", f"run.results_dir={results}",
+        f"llm.max_concurrency={concurrency}",
+    ))
+    assert rec["status"] == "done", rec.get("reason")
+    return rec
+
+
+def _comparable(rec: dict) -> dict:
+    """A record without what differs by design: timings, provenance (it holds the config)."""
+    out = {k: v for k, v in rec.items() if k not in ("seconds", "started_at", "provenance")}
+    out["llm"] = {k: v for k, v in rec["llm"].items() if k != "seconds"}
+    return out
+
+
+def _entries(cache: Path) -> dict[str, str]:
+    return {p.stem: json.loads(p.read_text())["text"] for p in cache.rglob("*.json")}
+
+
+@pytest.mark.parametrize("method", ["lm", "ls"])
+def test_unit_at_concurrency_4_equals_concurrency_1(make_cfg, tmp_path: Path, method: str) -> None:
+    cfg = make_cfg("dataset=haberman")
+    schema = load_dataset(cfg.dataset["haberman"], cfg.data).schema
+    # One server (its URL is part of the unit's config hash): recording, then replay only.
+    with ReplayEndpoint(tmp_path / "server", "replay", 0, latency_s=0.05,
+                        answer_missing=_scripted_answer(schema)) as ep:
+        one = _run(make_cfg, method, ep, tmp_path / "c1", tmp_path / "r1", 1)
+        assert ep.peak_in_flight == 1
+        recorded, ep.answer_missing, ep.answered, ep.peak_in_flight = ep.recorded, None, 0, 0   # new request: 404
+        four = _run(make_cfg, method, ep, tmp_path / "c4", tmp_path / "r4", 4)
+        assert ep.missing == 0 and ep.answered == recorded == one["llm"]["calls"]
+        assert ep.peak_in_flight > 1
+    assert four["llm"]["calls"] == one["llm"]["calls"] > 0
+    assert _comparable(four) == _comparable(one)
+    assert _entries(tmp_path / "c4") == _entries(tmp_path / "c1")
+    assert set(_entries(tmp_path / "c1")) == set(one["llm"]["keys"])
+    timing = ["resample_seconds", "llm_seconds"]
+    pd.testing.assert_frame_equal(load_ratio_stats(tmp_path / "r4").drop(columns=timing),
+                                  load_ratio_stats(tmp_path / "r1").drop(columns=timing))
