@@ -39,7 +39,8 @@ from typing import Any, NoReturn
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from lsh_bench.config import CONF_DIR, SECRET_KEYS, allowed_keys
+from lsh_bench.config import CONF_DIR, SECRET_KEYS, BenchConfig
+from lsh_bench.config_keys import keys_under
 from lsh_bench.errors import ConfigError, LshBenchError, SweepStopped
 from lsh_bench.samplers.llm.config import API_KEY_ENV_RULE, looks_like_env_name
 
@@ -134,6 +135,11 @@ def scrub_secret(value: str, roots: list[Path]) -> list[Path]:
 
 
 # ------------------------------------------------------------- hydra errors ---
+def allowed_keys(path: list[str]) -> list[str] | None:
+    """The keys allowed under ``path`` of the app config (e.g. ``["run"]``), None if not known."""
+    return keys_under(BenchConfig, path, CONF_DIR)
+
+
 def _one_line(text: str) -> str:
     return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import types
-import typing
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, field_validator
 
+from lsh_bench.config_keys import keys_under
 from lsh_bench.errors import ConfigError
 from lsh_bench.llm_config import LLM_EXECUTION_FIELDS, LLMConfig
 from lsh_bench.ls_config import LSConfig
@@ -282,45 +281,6 @@ class BenchConfig(_Strict):
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
-def _unwrap(annotation: Any) -> Any:
-    """``Model | None`` -> ``Model``; anything else unchanged."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(members) == 1:
-            return members[0]
-    return annotation
-
-
-def _is_model(node: Any) -> bool:
-    return isinstance(node, type) and issubclass(node, BaseModel)
-
-
-def allowed_keys(path: list[str]) -> list[str] | None:
-    """The keys allowed under ``path`` (e.g. ``["run"]``) of the app config, None if not known.
-
-    Read from the typed config (:class:`BenchConfig`), so it cannot drift from
-    what validation accepts; at the top level the config groups of ``conf/``
-    (``grid``, ...) are listed too.
-    """
-    node: Any = BenchConfig
-    for part in path:
-        if _is_model(node):
-            field = node.model_fields.get(part)
-            if field is None:
-                return None
-            node = _unwrap(field.annotation)
-        elif typing.get_origin(node) is dict:            # dataset.<name>, classifier.<name>
-            node = _unwrap(typing.get_args(node)[1])
-        else:
-            return None
-    if not _is_model(node):
-        return None
-    keys = list(node.model_fields)
-    if not path and CONF_DIR.is_dir():
-        keys = sorted(set(keys) | {p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra"})
-    return keys
-
-
 # Keys whose value may be a secret pasted by mistake: errors name them, never echo the value.
 SECRET_KEYS = frozenset({"api_key_env"})
 
@@ -337,7 +297,7 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
             continue
         seen.add(loc)
         if e["type"] == "extra_forbidden":
-            keys = allowed_keys(loc_parts[:-1])
+            keys = keys_under(BenchConfig, loc_parts[:-1], CONF_DIR)
             known = f"; keys of {'.'.join(loc_parts[:-1]) or 'the config'}: {', '.join(keys)}" if keys else ""
             parts.append(f"{loc}: unknown key (typo?){known}")
         elif e["type"] == "missing":

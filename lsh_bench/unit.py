@@ -27,11 +27,9 @@ import logging
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -47,7 +45,7 @@ from lsh_bench.data.scenarios import scenario_split
 from lsh_bench.data.splits import Part
 from lsh_bench.errors import DatasetUnavailable, LshBenchError, SamplerNotApplicable
 from lsh_bench.models.evaluate import (
-    FoldData, GridScores, Resampled, encode_and_resample, evaluate_shared, evaluate_straightforward,
+    FoldData, GridScores, Resampled, evaluate_shared, evaluate_straightforward,
     resample_part,
 )
 from lsh_bench.models.grid import Cell, expand_grid
@@ -56,7 +54,7 @@ from lsh_bench.protocol import all_minority_scores, plan_ratios, round_f1, selec
 from lsh_bench.quality.unit_rows import frame_columns, part_row, record_section
 from lsh_bench.quality_config import QualitySpec
 from lsh_bench.record import identity, provenance, ratio_row, usage_fields
-from lsh_bench.samplers.llm.client import get_client
+from lsh_bench.samplers.llm.prefetch import llm_prefetched
 from lsh_bench.samplers.llm.types import LLMUsage
 from lsh_bench.samplers.registry import SamplerContext, build_sampler
 from lsh_bench.store import UnitStore
@@ -116,32 +114,8 @@ def run_tasks(
     With ``quality`` (and a sampler), each task's quality row is computed from
     its resampled part (``GridScores.quality``).
     """
-    with _llm_prefetched(tasks, schema, mode, sampler_for) as ready:
+    with llm_prefetched(tasks, schema, mode, sampler_for) as ready:
         return _score_tasks(tasks, cells, schema, mode, sampler_for, evaluator, ready, quality)
-
-
-@contextmanager
-def _llm_prefetched(tasks: list[Task], schema: FeatureSchema, mode: Mode,
-                    sampler_for: Any) -> Iterator[Callable[[Task], None]]:
-    """``llm.max_concurrency`` > 1: the tasks' LLM generations run concurrently (``LLMClient.prefetched``).
-
-    Yields ``ready(task)``, which waits until that task's generation has
-    run; the sequential scoring (unchanged) calls it before each task and is
-    served the prefetched answers, so requests, answers, cache keys, rows and
-    records are those of ``llm.max_concurrency=1``, while the scoring of
-    early tasks overlaps the generations of later ones.
-    """
-    llm, method = getattr(sampler_for, "llm", None), getattr(sampler_for, "method", None)
-    if llm is None or method is None or not method.traits.uses_llm or llm.max_concurrency < 2 or len(tasks) < 2:
-        yield lambda t: None
-        return
-    # Smallest ratio first, folds interleaved: the scoring's first tasks are ready first, and LS's
-    # ratios of one fold (the same seed requests: one call, the others wait for it) do not fill the threads.
-    order = sorted(tasks, key=lambda t: (t.ratio_pos, t.fold))
-    position = {(t.ratio_pos, t.fold): i for i, t in enumerate(order)}
-    jobs = [partial(encode_and_resample, t.data, schema, mode, sampler_for(t.ratio)) for t in order]
-    with get_client(llm).prefetched(jobs, llm.max_concurrency) as ready:
-        yield lambda t: ready(position[(t.ratio_pos, t.fold)])
 
 
 def _score_tasks(

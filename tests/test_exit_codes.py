@@ -85,15 +85,15 @@ def _first_error(overrides: list[str]) -> str:
                       "sm"),
     ("dataset=[wdbc,wdcb]", "error: dataset=wdcb: no such dataset option; choose one of: CastMetal1,"),
     ("classifier=[lr,rf]", "error: classifier=rf: no such classifier option; choose one of: dt, knn, lgbm, lr, svm"),
-    ("methd=sm", "error: methd: unknown key (typo?); keys of the config: classifier, data, dataset, grid, llm, ls, "
-                 "method, preprocess, protocol, ratios, run, scenario, seeds"),
+    ("methd=sm", "error: methd: unknown key (typo?); keys of the config: classifier, data, dataset, grid, llm, "
+                 "ls, method, preprocess, protocol, quality, ratios, run, scenario, seeds"),
     ("+run.n_jbos=2", "error: invalid config (conf/): run.n_jbos: unknown key (typo?); keys of run: results_dir, "
                       "n_jobs, evaluator, exact_check, progress, rerun_failed, fail_fast"),
     ("llm.timeoutt=5", "error: llm.timeoutt: unknown key (typo?); keys of llm: backend, model, model_path, base_url, "
                        "api_key_env, temperature, top_p, max_tokens, timeout_s, request_deadline_s, "
-                       "max_answer_bytes, max_retries, retry_backoff_s, n_ctx, n_threads, price_per_1k_prompt, "
-                       "price_per_1k_completion, cache_mode, cache_dir, example_rows, min_outputs_per_round, "
-                       "max_rounds, executions_per_program, report_words"),
+                       "max_answer_bytes, max_retries, retry_backoff_s, max_concurrency, n_ctx, n_threads, "
+                       "price_per_1k_prompt, price_per_1k_completion, cache_mode, cache_dir, example_rows, "
+                       "min_outputs_per_round, max_rounds, executions_per_program, report_words, generator, prompts"),
     ("dataset.wdbc.foo=1", "error: dataset.wdbc.foo: unknown key (typo?); keys of dataset.wdbc: name, paper_row,"),
     ("ratios=[0.2,", "error: cannot parse the override 'ratios=[0.2,': no viable alternative at input '[0.2,'"),
     ("method=sm,lm", "error: Ambiguous value for argument 'method=sm,lm' 1. To use it as a list"),

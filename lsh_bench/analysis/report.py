@@ -19,7 +19,7 @@ from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.load import Inputs, methods_in
 from lsh_bench.analysis.quality import quality_tables
 from lsh_bench.analysis.ranking import Ranking
-from lsh_bench.analysis.stats import METHODS, NSAMPLES, PAIRS, paired
+from lsh_bench.analysis.stats import NSAMPLES, PAIRS, paired
 
 #: The synthetic rows' quality (lsh_bench.analysis.quality; made together, from quality.parquet).
 QUALITY_TABLES: tuple[str, ...] = ("quality", "quality_ir", "quality_correlations")

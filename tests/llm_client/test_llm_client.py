@@ -15,7 +15,6 @@ from lsh_bench.samplers.llm import client as client_mod
 from lsh_bench.samplers.llm.backends import OpenAIBackend, make_backend, resolve_model_path, sampling_seed
 from lsh_bench.samplers.llm.client import LLMClient, get_client
 from lsh_bench.samplers.llm.config import LLMConfig
-from lsh_bench.samplers.llm.types import ChatRequest
 
 from .conftest import FakeEndpoint, free_port
 from .test_llm_cache import REQ, SCHEMA, CountingBackend
