@@ -131,6 +131,8 @@ def _run(make_cfg, method: str, endpoint: ReplayEndpoint, cache: Path, results: 
         f"method={method}", "dataset=haberman", "grid=smoke", "llm=vllm", f"llm.base_url={endpoint.base_url}",
         "llm.max_retries=0", f"llm.cache_dir={cache}", f"run.results_dir={results}",
         f"llm.max_concurrency={concurrency}",
+        "llm.generator=guarded", "llm.prompts=compact",   # the scripted answers are the guarded generator's
+
     ))
     assert rec["status"] == "done", rec.get("reason")
     return rec
@@ -140,6 +142,8 @@ def _comparable(rec: dict) -> dict:
     """A record without what differs by design: timings, provenance (it holds the config)."""
     out = {k: v for k, v in rec.items() if k not in ("seconds", "started_at", "provenance")}
     out["llm"] = {k: v for k, v in rec["llm"].items() if k != "seconds"}
+    if "quality" in rec:
+        out["quality"] = {k: v for k, v in rec["quality"].items() if k != "seconds"}
     return out
 
 

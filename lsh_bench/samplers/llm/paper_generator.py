@@ -148,15 +148,7 @@ class _Session:
                           draw=self.draws[step], strict_schema=schema is not None)
         self.draws[step] += 1
         resp = self.client.chat(req)
-        u = self.stats.usage
-        if resp.cached:
-            u.cache_hits += 1
-        else:
-            u.calls += 1
-            u.prompt_tokens += resp.prompt_tokens
-            u.completion_tokens += resp.completion_tokens
-            u.seconds += resp.seconds
-        u.keys.append(resp.key)
+        self.stats.usage.count(resp)
         self.stats.answers[step] += 1
         return resp
 

@@ -77,15 +77,7 @@ class Session:
         )
         self.draws[step] += 1
         resp = self.client.chat(req)
-        u = self.stats.usage
-        if resp.cached:
-            u.cache_hits += 1
-        else:
-            u.calls += 1
-            u.prompt_tokens += resp.prompt_tokens
-            u.completion_tokens += resp.completion_tokens
-            u.seconds += resp.seconds
-        u.keys.append(resp.key)
+        self.stats.usage.count(resp)
         self.stats.answer_prompt_tokens += resp.prompt_tokens
         self.stats.answer_completion_tokens += resp.completion_tokens
         self.stats.answers[step] += 1

@@ -75,6 +75,17 @@ class LLMUsage:
         self.cost += other.cost
         self.keys.extend(other.keys)
 
+    def count(self, resp: ChatResponse) -> None:
+        """One answer: a replay is a cache hit (no tokens, seconds); a model call adds its usage."""
+        if resp.cached:
+            self.cache_hits += 1
+        else:
+            self.calls += 1
+            self.prompt_tokens += resp.prompt_tokens
+            self.completion_tokens += resp.completion_tokens
+            self.seconds += resp.seconds
+        self.keys.append(resp.key)
+
 
 class ChatBackend(Protocol):
     """Something that answers a ChatRequest (the local model, an OpenAI-compatible endpoint)."""
