@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from filelock import FileLock
-from joblib.externals.loky import get_reusable_executor
+from joblib.externals.loky import ProcessPoolExecutor
 from tqdm.auto import tqdm
 
 from lsh_bench.config import BenchConfig, DatasetSpec, unit_config_hash
@@ -123,9 +123,14 @@ class PooledScheduler:
         self.ready: deque[WorkItem] = deque()
         self.in_flight: dict[Future, WorkItem] = {}
         self.open_units: dict[int, tuple[Claim, UnitRun]] = {}   # id(job) -> its claim and record
+        # A pool of our own, shut down when the sweep ends: loky's process-wide reusable executor
+        # is shared with joblib, whose memmapping executor then found ours and failed
+        # ('_ReusablePoolExecutor' object has no attribute '_temp_folder_manager').
+        self.pool: ProcessPoolExecutor | None = None
 
     def run(self, claimed: Iterator[Claim]) -> None:
         exhausted = False
+        finished_cleanly = False
         try:
             while True:
                 while len(self.in_flight) < self.cfg.run.n_jobs and (self.ready or not exhausted):
@@ -140,12 +145,16 @@ class PooledScheduler:
                 finished, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
                 for fut in finished:
                     self._settle(fut, self.in_flight.pop(fut))
+            finished_cleanly = True
         finally:
             self._abandon()
+            if self.pool is not None:
+                self.pool.shutdown(wait=finished_cleanly, kill_workers=not finished_cleanly)
 
     def _submit(self, item: WorkItem) -> None:
-        pool = get_reusable_executor(max_workers=self.cfg.run.n_jobs, env=_WORKER_ENV)
-        self.in_flight[pool.submit(run_tasks, *item.args())] = item
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(max_workers=self.cfg.run.n_jobs, env=_WORKER_ENV)
+        self.in_flight[self.pool.submit(run_tasks, *item.args())] = item
 
     def _start(self, claim: Claim) -> None:
         """Load the claimed unit and queue its CV items (or record it at once: N/A, failed to load)."""

@@ -76,7 +76,7 @@ def test_two_concurrent_sweeps_share_the_work(tmp_path: Path, mirror: Path, refe
     units = _units(res)
     assert len(units) == len(DATASETS)
     for unit in units:
-        assert sorted(p.name for p in unit.iterdir()) == [".lock", "cells.parquet", "ratios.parquet", "unit.json"]
+        assert sorted(p.name for p in unit.iterdir()) == [".lock", "cells.parquet", "quality.parquet", "ratios.parquet", "unit.json"]
     # every unit file was written exactly once (one version ever seen), i.e. no unit was computed twice
     assert len(watcher.seen) == 3 * len(DATASETS)
     twice = {str(p): v for p, v in watcher.seen.items() if len(v) != 1}
