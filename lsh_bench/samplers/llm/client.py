@@ -218,16 +218,7 @@ class LLMClient:
         if is_prefetching():
             return
         with self._lock:
-            u = self.usage
-            if response.cached:
-                u.cache_hits += 1
-            else:
-                u.calls += 1
-                u.prompt_tokens += response.prompt_tokens
-                u.completion_tokens += response.completion_tokens
-                u.seconds += response.seconds
-                u.cost += self.cost(response)
-            u.keys.append(response.key)
+            self.usage.count(response, 0.0 if response.cached else self.cost(response))
 
     def cost(self, response: ChatResponse) -> float:
         """Price of one real call from ``price_per_1k_*`` (0 where no price is configured)."""

@@ -75,8 +75,8 @@ class LLMUsage:
         self.cost += other.cost
         self.keys.extend(other.keys)
 
-    def count(self, resp: ChatResponse) -> None:
-        """One answer: a replay is a cache hit (no tokens, seconds); a model call adds its usage."""
+    def count(self, resp: ChatResponse, cost: float = 0.0) -> None:
+        """One answer: a replay is a cache hit (no tokens, seconds, cost); a model call adds its usage."""
         if resp.cached:
             self.cache_hits += 1
         else:
@@ -84,6 +84,7 @@ class LLMUsage:
             self.prompt_tokens += resp.prompt_tokens
             self.completion_tokens += resp.completion_tokens
             self.seconds += resp.seconds
+            self.cost += cost
         self.keys.append(resp.key)
 
 
