@@ -100,39 +100,19 @@ def plan_ratios(method: MethodSpec, ratios: list[float], split: ProtocolSplit, y
     if not plan.applicable:
         plan.not_applicable = "no ratio is applicable (the data are already at or above every ratio)"
     elif method.traits.seeds_at_r0:
-        _seeded(plan, ls_ratios(plan.applicable, score_r0=method.score_r0, seed_step=seed_step))
+        apply_seed_ratios(plan, ls_ratios(plan.applicable, score_r0=method.score_r0, seed_step=seed_step))
     return plan
 
 
-def _seeded(plan: RatioPlan, ls: LSRatios) -> None:
-    """Restrict ``plan`` to the ratios a seeded method is scored at; the others are skipped with the reason."""
+def apply_seed_ratios(plan: RatioPlan, ls: LSRatios) -> None:
+    """Restrict ``plan`` to the ratios a seeded method is scored at (``ls``, from
+    :func:`~lsh_bench.samplers.ls_ratios.ls_ratios`); the others are skipped with the reason."""
     plan.seed_ratio = ls.seed_ratio
     plan.applicable = list(ls.scored)
     plan.skipped.update({f"{r:g}": why for r, why in ls.skipped.items()})
     if not plan.applicable:
         plan.not_applicable = ("no ratio above the seed ratio to score LS at: " +
                                "; ".join(f"{r:g}: {why}" for r, why in ls.skipped.items()))
-
-
-def plan_seed_ratio(plan: RatioPlan, *, seed_step: int, score_seed_ratio: bool = True) -> float | None:
-    """A two-stage method (``seeds_at_r0``): its seed ratio; ``plan`` narrowed, in place, to the ratios scored.
-
-    The seed ratio is the ``seed_step``-th applicable ratio (0 = r0; the
-    paper's S1..S4 are 0..3, :func:`~lsh_bench.samplers.ls_ratios.ls_ratios`).
-    Ratios below it cannot be reached by expanding from it and are skipped
-    with the reason; ``score_seed_ratio`` keeps the seed ratio itself among
-    the scored ones (this harness's behaviour so far; the paper scored LS
-    above it only). No ratio left: the method is not applicable to the unit.
-    """
-    if plan.not_applicable:
-        return None
-    two_stage = ls_ratios([r for r in plan.applicable if r is not None], score_r0=score_seed_ratio,
-                          seed_step=seed_step)
-    plan.applicable = list(two_stage.scored)
-    plan.skipped.update({f"{r:g}": why for r, why in two_stage.skipped.items()})
-    if not plan.applicable:
-        plan.not_applicable = "; ".join(sorted(set(two_stage.skipped.values()))) or "no ratio above the seed ratio"
-    return two_stage.seed_ratio
 
 
 def _too_few_minority(method: MethodSpec, need: int, short: list[tuple[str, int]]) -> str:

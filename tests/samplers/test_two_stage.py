@@ -17,7 +17,8 @@ from lsh_bench.config import LLMConfig, unit_config_hash
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.errors import ConfigError, SamplerNotApplicable
 from lsh_bench.ls_config import LSConfig
-from lsh_bench.protocol import RatioPlan, plan_seed_ratio, rows_to_add
+from lsh_bench.protocol import RatioPlan, apply_seed_ratios, rows_to_add
+from lsh_bench.samplers.ls_ratios import ls_ratios
 from lsh_bench.samplers.hybrid import LSHSampler
 from lsh_bench.samplers.registry import build_expander, check_method, expander_method, registered_methods
 from lsh_bench.samplers.smote import smote_for
@@ -122,7 +123,8 @@ def test_ss_at_its_seed_ratio_is_stage_one_alone_and_below_it_is_refused() -> No
                                               (3, 1.0, [1.0])])
 def test_seed_step_moves_the_seed_ratio_and_skips_the_ratios_below(step: int, seed: float, scored: list) -> None:
     plan = RatioPlan([0.4, 0.6, 0.8, 1.0], skipped={"0.2": "not above the current minority/majority"})
-    assert plan_seed_ratio(plan, seed_step=step) == seed
+    apply_seed_ratios(plan, ls_ratios(plan.applicable, score_r0=True, seed_step=step))
+    assert plan.seed_ratio == seed
     assert plan.applicable == scored and plan.not_applicable is None
     assert set(plan.skipped) == {"0.2", *(f"{r:g}" for r in [0.4, 0.6, 0.8, 1.0] if r < seed)}
     assert all(f"seed step {step}" in plan.skipped[f"{r:g}"] for r in [0.4, 0.6, 0.8] if r < seed)
@@ -130,13 +132,15 @@ def test_seed_step_moves_the_seed_ratio_and_skips_the_ratios_below(step: int, se
 
 def test_a_seed_step_beyond_the_applicable_ratios_makes_the_unit_not_applicable() -> None:
     plan = RatioPlan([0.8, 1.0])
-    assert plan_seed_ratio(plan, seed_step=2) is None
+    apply_seed_ratios(plan, ls_ratios(plan.applicable, seed_step=2))
+    assert plan.seed_ratio is None
     assert plan.applicable == [] and "seed step 2: only 2 applicable ratio(s)" in plan.not_applicable
 
 
 def test_seed_step_paper_scoring_leaves_the_seed_ratio_out() -> None:
     plan = RatioPlan([0.4, 0.6, 0.8, 1.0])
-    assert plan_seed_ratio(plan, seed_step=1, score_seed_ratio=False) == 0.6
+    apply_seed_ratios(plan, ls_ratios(plan.applicable, score_r0=False, seed_step=1))
+    assert plan.seed_ratio == 0.6
     assert plan.applicable == [0.8, 1.0] and "LS there is LM's rows" in plan.skipped["0.6"]
 
 
