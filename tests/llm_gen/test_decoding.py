@@ -58,7 +58,9 @@ def test_local_requests_carry_grammars_sized_budgets_and_a_program_prefix() -> N
     requests = run_generation("local")
     by_step = {step_of(r): r for r in requests}
     report, variables, program = by_step["report"], by_step["variables"], by_step["program"]
-    assert report.decoding["prose"] == {"min_words": 500, "max_words": 750} and report.decoding["grammar"] is None
+    assert report.decoding["prose"] == {"min_words": 500, "max_words": 750,
+                                        "loop": {"min_chars": 64, "max_period": 200, "min_repeats": 4}}
+    assert report.decoding["grammar"] is None
     assert report.max_tokens == 3 * 750 + 64
     grammar = from_json(program.decoding["grammar"])
     assert grammar == program_grammar(SCHEMA, ops_bound(5))

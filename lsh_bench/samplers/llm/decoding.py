@@ -48,6 +48,7 @@ import numpy as np
 from lsh_bench.errors import LLMError
 from lsh_bench.samplers.llm.grammar import Node, from_json, to_json
 from lsh_bench.samplers.llm.matcher import DEAD, Matcher
+from lsh_bench.samplers.llm.parse import LOOP_MAX_PERIOD, LOOP_MIN_CHARS, LOOP_MIN_REPEATS, repeated_tail
 
 if TYPE_CHECKING:
     import llama_cpp
@@ -73,7 +74,10 @@ def decoding_request(grammar: Node | None = None, prose: tuple[int, int] | None 
     return {
         "decoder": DECODER,
         "grammar": to_json(grammar) if grammar is not None else None,
-        "prose": {"min_words": prose[0], "max_words": prose[1]} if prose is not None else None,
+        "prose": ({"min_words": prose[0], "max_words": prose[1],
+                   "loop": {"min_chars": LOOP_MIN_CHARS, "max_period": LOOP_MAX_PERIOD,
+                            "min_repeats": LOOP_MIN_REPEATS}}
+                  if prose is not None else None),
         "prefix_until": list(prefix_until),
         "top_k": TOP_K,
         "min_p": MIN_P,
@@ -87,21 +91,30 @@ class Decoded:
     text: str
     prompt_tokens: int
     completion_tokens: int
-    finish_reason: str                      # "stop" (grammar / EOS / prose end) or "length" (max_tokens)
+    finish_reason: str                      # "stop" (grammar / EOS / prose end), "loop" or "length" (max_tokens)
     timings: dict[str, float] = field(default_factory=dict)
 
 
 class _Prose:
-    """Free text that ends at a sentence end once it has ``min_words`` words (at ``max_words`` at the latest)."""
+    """Free text that ends at a sentence end once it has ``min_words`` words (at ``max_words`` at the latest).
 
-    def __init__(self, min_words: int, max_words: int) -> None:
-        self.min_words, self.max_words = min_words, max_words
+    With ``loop`` (``parse.repeated_tail``'s keyword limits) it also ends as
+    soon as the text ends in a loop: a 135M model otherwise repeats a
+    fragment with no space in it up to the token cap (vertebra-column's
+    report: 2,314 tokens, 6 words). The report parser then rejects it.
+    """
 
-    def done(self, text: str) -> bool:
+    def __init__(self, min_words: int, max_words: int, loop: dict[str, int] | None = None) -> None:
+        self.min_words, self.max_words, self.loop = min_words, max_words, loop
+
+    def done(self, text: str) -> str | None:
+        """Why the text is finished (``"stop"``, ``"loop"``), or None."""
+        if self.loop is not None and repeated_tail(text, **self.loop):
+            return "loop"
         words = len(text.split())
         if words >= self.max_words:
-            return True
-        return words >= self.min_words and text.rstrip().endswith(_SENTENCE_END)
+            return "stop"
+        return "stop" if words >= self.min_words and text.rstrip().endswith(_SENTENCE_END) else None
 
 
 def _piece(llama_cpp: Any, vocab: Any, token: int) -> bytes:
@@ -237,8 +250,9 @@ class LocalDecoder:
             out += self.pieces[token]
             n += 1
             timings["sampled_tokens"] += 1
-            if prose is not None and prose.done(out.decode("utf-8", errors="replace")):
-                finish = "stop"
+            ended = prose.done(out.decode("utf-8", errors="replace")) if prose is not None else None
+            if ended:
+                finish = ended
                 break
             t0 = time.perf_counter()
             self.llm.eval([token])

@@ -25,7 +25,8 @@ answer ends when the JSON is complete, and each step's ``max_tokens`` is
 what the step can need — the grammar's longest answer for JSON (so it can
 never cut one), and ``REPORT_TOKENS_PER_WORD`` per word of the longest
 report for the free text, which ends at a sentence end after
-``report_words`` words. The program prompt puts the example rows last, so
+``report_words`` words, or as soon as it ends in a loop (``parse.repeated_tail``;
+the report parser then rejects it and the step is retried). The program prompt puts the example rows last, so
 the local decoder evaluates the part shared by all rounds once.
 
 Reproducibility: every request carries the sampler's ``seed`` and a
