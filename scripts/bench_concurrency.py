@@ -11,7 +11,7 @@ which fails the unit), so both timed runs are checked to ask exactly the
 recorded requests.
 
 The unit: ``method=lm`` on one dataset (default ``analcatdata_apnea3``: all
-five ratios apply), ``grid=smoke``, the ``vllm`` endpoint preset,
+five ratios apply), ``grid=smoke``, the ``vllm`` endpoint preset with the guarded generator (the canned answers are its steps'),
 ``llm.cache_mode=off`` (every request reaches the server), one process
 (``run.n_jobs=1``). Timed runs: concurrency 1, then 8. Reported: wall time of
 each, the speed-up, requests served, most requests in flight, and whether
@@ -86,6 +86,7 @@ def run_unit(args: argparse.Namespace, ep: ReplayEndpoint, results: Path, concur
     client_mod._CLIENTS.clear()       # a fresh client per run (no in-process state carried over)
     ep.answered = ep.peak_in_flight = ep.missing = 0
     cfg = config([f"method=lm", f"dataset={args.dataset}", "grid=smoke", "llm=vllm", f"llm.base_url={ep.base_url}",
+                  "llm.generator=guarded", "llm.prompts=compact",   # the canned answers are the guarded generator's
                   "llm.cache_mode=off", f"llm.max_concurrency={concurrency}", "llm.max_retries=0",
                   f"run.results_dir={results}", "run.progress=false", "run.n_jobs=1"])
     t0 = time.perf_counter()
@@ -100,6 +101,8 @@ def run_unit(args: argparse.Namespace, ep: ReplayEndpoint, results: Path, concur
 def comparable(rec: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in rec.items() if k not in ("seconds", "started_at", "provenance")}
     out["llm"] = {k: v for k, v in rec["llm"].items() if k != "seconds"}
+    if "quality" in rec:          # the quality record's own timing, like the unit's
+        out["quality"] = {k: v for k, v in rec["quality"].items() if k != "seconds"}
     return out
 
 
@@ -141,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         # cache off it is asked again, at any concurrency)
         "requests": one["requests_served"] == many["requests_served"] and one["missing"] == many["missing"] == 0,
     }
+    a, b = comparable(one["record"]), comparable(many["record"])
+    record_differs = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
     rec = one["record"]
     report = {
         "what": "one LM unit (grid=smoke, vllm preset, cache off, n_jobs=1) against the loopback replay "
@@ -150,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": {str(c): {k: v for k, v in r.items() if k != "record"} for c, r in runs.items()},
         "speedup": round(one["wall_seconds"] / many["wall_seconds"], 2),
         "lower_bound_s": round(args.latency * rec["llm"]["calls"] / args.concurrency, 1),
-        "identical": identical, "load_at_start": load_start, "load_at_end": list(os.getloadavg()),
+        "identical": identical, "record_fields_that_differ": record_differs, "load_at_start": load_start, "load_at_end": list(os.getloadavg()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     out = Path(args.out)

@@ -63,7 +63,7 @@ def test_local_requests_carry_grammars_sized_budgets_and_a_program_prefix() -> N
     assert report.decoding["grammar"] is None
     assert report.max_tokens == 3 * 750 + 64
     grammar = from_json(program.decoding["grammar"])
-    assert grammar == program_grammar(SCHEMA, ops_bound(5))
+    assert grammar == program_grammar(SCHEMA, ops_bound(5), 5)         # the step form: >= 5 outputs
     assert program.max_tokens == max_bytes(grammar)           # the longest answer fits: never cut
     assert variables.max_tokens == max_bytes(from_json(variables.decoding["grammar"]))
     assert program.decoding["prefix_until"] == list(prompts.PROGRAM_ROUND_PART)

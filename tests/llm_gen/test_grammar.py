@@ -132,3 +132,37 @@ def test_gbnf_rendering_is_accepted_by_llama_cpp() -> None:
         text = g.to_gbnf(node)
         assert text.startswith("root ::= ")
         llama_grammar.LlamaGrammar.from_string(text, verbose=False)   # raises on a syntax error
+
+
+# ------------------------------------------------------------ step form (guarded generator) ---
+def _program(*ops: str) -> bytes:
+    return ('{"ops":[' + ",".join(ops) + "]}").encode()
+
+
+OUT, CHANGE, INIT = '{"op":"output"}', '{"op":"change_by","var":"age","delta":1.5}', '{"op":"init"}'
+
+
+def _accepts(m: Matcher, text: bytes) -> bool:
+    s = m.feed(m.start, text)
+    return s != DEAD and m.complete(s)
+
+
+def test_step_form_needs_min_outputs_and_at_most_two_operations_before_each_output() -> None:
+    m = Matcher(program_grammar(SCHEMA, 40, 10))
+    assert _accepts(m, _program(*[OUT] * 10)) and not _accepts(m, _program(*[OUT] * 9))
+    assert _accepts(m, _program(INIT, CHANGE, OUT, *[CHANGE, OUT] * 9))
+    assert not _accepts(m, _program(INIT, CHANGE, CHANGE, OUT, *[OUT] * 9))     # three before an output
+    assert not _accepts(m, _program(*[OUT] * 10, CHANGE))                       # a last op with no row
+    assert _accepts(m, _program(*[OUT] * 13)) and not _accepts(m, _program(*[OUT] * 14))   # 40 // 3 steps
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_step_form_answer_is_a_valid_program_with_enough_outputs(seed: int) -> None:
+    text = walk(Matcher(program_grammar(SCHEMA, 40, 10)), random.Random(seed)).decode()
+    assert strict_ok(program_model(SCHEMA, 40), text)
+    ops = [o["op"] for o in json.loads(text)["ops"]]
+    assert ops.count("output") >= 10 and ops[-1] == "output"
+
+
+def test_the_step_form_is_shorter_than_the_plain_form() -> None:
+    assert g.max_bytes(program_grammar(SCHEMA, 40, 10)) < g.max_bytes(program_grammar(SCHEMA, 40))

@@ -141,7 +141,7 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
     pmodel = program_model(g.schema, n_ops)
     pschema = json_schema(pmodel)
     if g.local:
-        grammar = program_grammar(g.schema, n_ops)
+        grammar = program_grammar(g.schema, n_ops, g.cfg.min_outputs_per_round)
         budget = min(g.cfg.n_ctx // 2, max_bytes(grammar))
         decoding: dict[str, Any] | None = decoding_request(grammar=grammar, prefix_until=prompts.PROGRAM_ROUND_PART)
     else:

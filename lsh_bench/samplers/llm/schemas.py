@@ -125,6 +125,9 @@ def variables_grammar(schema: FeatureSchema) -> Node:
     return grammar.variables_grammar(schema, units_choices(schema), DESCRIPTION_CHARS)
 
 
-def program_grammar(schema: FeatureSchema, n_ops: int) -> Node:
-    """The local decoder's grammar for a program (accepts only ``program_model`` answers)."""
-    return grammar.program_grammar(schema, n_ops)
+def program_grammar(schema: FeatureSchema, n_ops: int, min_outputs: int = 0) -> Node:
+    """The local decoder's grammar for a program (accepts only ``program_model`` answers).
+
+    ``min_outputs``: the guarded generator's step form (``grammar.program_grammar``).
+    """
+    return grammar.program_grammar(schema, n_ops, min_outputs)
