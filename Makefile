@@ -100,10 +100,12 @@ bench-sweep: install
 	$(PY) scripts/bench_sweep.py --datasets $(DATASETS) --preprocess $(PREPROCESS) --n-jobs 2
 
 # bench-llm: LM on fold 0 of haberman, vertebra-column and flare with the embedded model, the current
-# code vs a previous commit (OLD_LLM) in the same run, alternating (results/bench/llm.json; ~1 h)
+# code vs a previous commit (OLD_LLM) in the same run, alternating (results/bench/llm.json; ~25 min on an idle
+# core), then the projected LLM time of LM and LS over the mirrored datasets (results/bench/llm_projection.json)
 OLD_LLM ?= e82e2e2
 bench-llm: install
 	nice -n 5 $(PY) scripts/bench_llm.py --old-commit $(OLD_LLM)
+	PYTHONPATH=$(CURDIR) $(PY) scripts/project_llm_time.py
 
 # Figures 1 and 6 (rows on the PCA of the real rows; PNG + PDF + JSON of each panel's quality) into $(FIG_OUT).
 # Figure 1 replays LM/LS from $(FIG_CACHE) read-only (panels it lacks are left out and named; RECORD=1 lets the

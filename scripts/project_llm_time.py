@@ -1,0 +1,118 @@
+"""Project the LLM time of LM and LS over a dataset set from ``make bench-llm``'s measurement.
+
+A unit's LLM work is a list of *generations*: one per (training part, ratio)
+the method oversamples with the LLM. LM generates at every applicable ratio
+of the five CV folds and of the refit; LS only at its seed ratio r0 (the
+expander does the rest). Each generation of N rows costs, with the embedded
+model, the fixed steps once (report and variables) plus as many program
+rounds as N needs (a round yields about ``rows_per_round`` rows: its outputs
+times ``llm.executions_per_program``). Those three numbers are read from
+``results/bench/llm.json`` (the ``new`` side of every benchmarked dataset:
+fixed seconds, seconds per program round, rows per round), and the row counts
+from the protocol itself (``plan_ratios``, ``rows_to_add``) on the real
+datasets. The projection uses the benchmark's mean and also its slowest and
+fastest dataset (a range), and assumes the two cores each run one model
+(``run.n_jobs=2``): wall = total / 2.
+
+    PYTHONPATH=$PWD python scripts/project_llm_time.py                 # dataset=mirrored
+    PYTHONPATH=$PWD python scripts/project_llm_time.py --datasets smoke --out /tmp/p.json
+
+Writes ``results/bench/llm_projection.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hydra import compose, initialize_config_dir  # noqa: E402
+
+from lsh_bench.config import validate  # noqa: E402
+from lsh_bench.data.loader import load_dataset  # noqa: E402
+from lsh_bench.data.scenarios import scenario_split  # noqa: E402
+from lsh_bench.protocol import plan_ratios, rows_to_add, training_counts  # noqa: E402
+
+
+def cost_model(bench: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Per benchmarked dataset: fixed seconds per generation, seconds per program round, rows per round."""
+    out = {}
+    for d in bench["datasets"]:
+        new = d.get("new")
+        if not new:
+            continue
+        steps = new["per_step"]
+        rounds = max(1, steps["program"]["calls"])
+        out[d["dataset"]] = {
+            "fixed_s": steps["report"]["seconds"] + steps["variables"]["seconds"],
+            "round_s": steps["program"]["seconds"] / rounds,
+            "rows_per_round": new["rows_generated"] / rounds,
+        }
+    if not out:
+        raise SystemExit("results/bench/llm.json has no 'new' measurement: run make bench-llm first")
+    return out
+
+
+def generations(names: list[str], overrides: list[str]) -> dict[str, dict[str, list[int]]]:
+    """Rows of every LLM generation of LM and of LS, per dataset (the protocol's own plan)."""
+    out: dict[str, dict[str, list[int]]] = {}
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        for name in names:
+            rows: dict[str, list[int]] = {}
+            for method in ("lm", "ls"):
+                cfg = validate(compose("config", overrides=[f"dataset={name}", f"method={method}", *overrides]))
+                ds = load_dataset(next(iter(cfg.dataset.values())), cfg.data)
+                split, _ = scenario_split(ds.y, cfg.protocol, cfg.seeds, cfg.scenario, ds.name)
+                plan = plan_ratios(cfg.method, cfg.ratios, split, ds.y, seed_step=cfg.ls.seed_steps)
+                ratios = [r for r in plan.applicable if r is not None]
+                if method == "ls":
+                    ratios = [plan.seed_ratio] if plan.seed_ratio is not None and not plan.not_applicable else []
+                counts = [training_counts(ds.y, p) for p in [*split.folds, split.refit]]
+                rows[method] = [rows_to_add(r, n_minority=a, n_majority=b) for a, b in counts for r in ratios]
+            out[name] = rows
+    return out
+
+
+def seconds(rows: list[int], m: dict[str, float]) -> float:
+    return sum(m["fixed_s"] + math.ceil(n / m["rows_per_round"]) * m["round_s"] for n in rows if n >= 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets", default="mirrored", help="a dataset group or name (the dataset= override)")
+    p.add_argument("--bench", default=str(ROOT / "results" / "bench" / "llm.json"))
+    p.add_argument("--n-jobs", type=int, default=2)
+    p.add_argument("--out", default=str(ROOT / "results" / "bench" / "llm_projection.json"))
+    args = p.parse_args(argv)
+    models = cost_model(json.loads(Path(args.bench).read_text()))
+    mean = {k: sum(m[k] for m in models.values()) / len(models) for k in ("fixed_s", "round_s", "rows_per_round")}
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        names = list(validate(compose("config", overrides=[f"dataset={args.datasets}"])).dataset)
+    gens = generations(names, ["data.use_openml=false"])
+    report: dict[str, Any] = {"what": __doc__.split("\n\n")[0], "bench": args.bench, "datasets": len(names),
+                              "cost_model": {"mean": mean, **models}, "n_jobs": args.n_jobs, "methods": {}}
+    for method in ("lm", "ls"):
+        rows = [n for g in gens.values() for n in g[method]]
+        by = {k: seconds(rows, m) for k, m in {"mean": mean, **models}.items()}
+        report["methods"][method] = {
+            "generations": sum(1 for n in rows if n >= 1), "rows": sum(rows),
+            "llm_hours_total": {k: round(v / 3600, 1) for k, v in by.items()},
+            "wall_hours_on_n_jobs": {k: round(v / 3600 / args.n_jobs, 1) for k, v in by.items()},
+        }
+        print(f"{method.upper()}: {report['methods'][method]['generations']} generations, {sum(rows)} rows; "
+              f"wall on {args.n_jobs} cores: {report['methods'][method]['wall_hours_on_n_jobs']} h")
+    report["per_dataset_rows"] = {k: {m: sum(v[m]) for m in v} for k, v in gens.items()}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
