@@ -31,7 +31,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("samplers/llm/generator.py", "import lsh_bench.samplers.llm.client"): "#15's file: a deferral, not a cycle",
     ("samplers/llm/client.py", "import lsh_bench.samplers.llm.backends"): "#18's file: a deferral, not a cycle",
     ("data/loader.py", "import sklearn.datasets"): "#12's file: scikit-learn's embedded copy, used for wdbc only",
-    ("analysis/tables.py", "module lines"): "#14 and #17 each added a table option; split Tables 1/2 from 3/6",
     ("analysis/load.py", "module lines"): "#17's report added the records loader; split into load + load_records",
 }
 
