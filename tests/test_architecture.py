@@ -31,7 +31,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("samplers/llm/generator.py", "import lsh_bench.samplers.llm.client"): "#15's file: a deferral, not a cycle",
     ("samplers/llm/client.py", "import lsh_bench.samplers.llm.backends"): "#18's file: a deferral, not a cycle",
     ("data/loader.py", "import sklearn.datasets"): "#12's file: scikit-learn's embedded copy, used for wdbc only",
-    ("analysis/load.py", "module lines"): "#17's report added the records loader; split into load + load_records",
 }
 
 
