@@ -26,10 +26,8 @@ MAX_FUNCTION_LINES = 80
 #: Imported lazily on purpose: optional, heavy, or needing a network/native library.
 OPTIONAL_HEAVY = {"llama_cpp", "openai", "openml"}
 
-#: (file, what) -> why it is allowed for now. Files of samplers/llm/ are being split by #15 (LLM speed).
+#: (file, what) -> why it is allowed for now.
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("samplers/llm/generator.py", "import lsh_bench.samplers.llm.client"): "#15's file: a deferral, not a cycle",
-    ("samplers/llm/client.py", "import lsh_bench.samplers.llm.backends"): "#18's file: a deferral, not a cycle",
     ("data/loader.py", "import sklearn.datasets"): "#12's file: scikit-learn's embedded copy, used for wdbc only",
 }
 

@@ -49,6 +49,7 @@ import numpy as np
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.errors import LLMOutputInvalid
 from lsh_bench.samplers.llm import compact_prompts, prompts
+from lsh_bench.samplers.llm.client import get_client
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.decoding import decoding_request
 from lsh_bench.samplers.llm.grammar import max_bytes
@@ -225,8 +226,6 @@ def generate_rows(
         raise ValueError(f"n_rows must be >= 1, got {n_rows}")
     X_minority = np.asarray(X_minority, dtype=float).reshape(-1, len(schema))
     if client is None:
-        from lsh_bench.samplers.llm.client import get_client
-
         client = get_client(cfg)
     stats = GenerationStats(n_rows=n_rows, zero_shot=len(X_minority) == 0)
     base = X_train if X_train is not None and len(X_train) else X_minority
