@@ -48,7 +48,7 @@ import numpy as np
 
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.errors import LLMOutputInvalid
-from lsh_bench.samplers.llm import compact_prompts, prompts
+from lsh_bench.samplers.llm import compact_prompts
 from lsh_bench.samplers.llm.client import get_client
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.decoding import decoding_request
@@ -143,7 +143,8 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
     if g.local:
         grammar = program_grammar(g.schema, n_ops)
         budget = min(g.cfg.n_ctx // 2, max_bytes(grammar))
-        decoding: dict[str, Any] | None = decoding_request(grammar=grammar, prefix_until=prompts.PROGRAM_ROUND_PART)
+        decoding: dict[str, Any] | None = decoding_request(grammar=grammar,
+                                                           prefix_until=compact_prompts.PROGRAM_ROUND_PART)
     else:
         budget, decoding = g.cfg.max_tokens, None
     listed = compact_prompts.variables_text(variables, descriptions, g.cfg.prompts)
