@@ -4,7 +4,7 @@ Two generators write LM's and LS's rows (``llm.generator``: ``paper``, the
 paper's code; ``guarded``, the harness's, for small models) with two prompt
 sets (``llm.prompts``); their scores differ, so a table that mixes or hides
 them misleads. The label comes from each unit's provenance
-(:func:`lsh_bench.analysis.load.provenance_rows`).
+(:func:`lsh_bench.analysis.load_records.provenance_rows`).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ import pandas as pd
 
 from lsh_bench import store
 from lsh_bench.analysis.errors import AnalysisInputError
+from lsh_bench.analysis.load_records import unit_provenance
 from lsh_bench.analysis.stats import METHODS, achievement_rate
 
 #: Columns a scores CSV must have (the paper's Table 6 without ``*_a``).
@@ -61,8 +62,9 @@ class Inputs:
     store, or None; used to say *why* a score is missing.
     ``units``: the store's summary rows that were used (one per unit, with
     its LLM accounting), or None for a scores CSV.
-    ``provenance``: per unit, what made it (:data:`PROVENANCE_COLUMNS`),
-    read from the unit records, or None.
+    ``provenance``: per unit, what made it
+    (:data:`lsh_bench.analysis.load_records.PROVENANCE_COLUMNS`), read from
+    the unit records, or None.
     """
 
     general: pd.DataFrame
@@ -358,49 +360,6 @@ def read_ratio_stats_csv(path: str | Path) -> pd.DataFrame | None:
         raise AnalysisInputError(f"cannot read ratio stats {path}: {exc.strerror}") from None
 
 
-#: Columns of ``Inputs.provenance``; ``packages`` holds (name, version) pairs.
-PROVENANCE_COLUMNS: tuple[str, ...] = (
-    "dataset", "scenario", "method", "status", "config_hash", "git_commit", "git_dirty",
-    "packages", "llm_backend", "llm_model", "llm_generator", "llm_prompts",
-)
-
-
-def provenance_rows(records: list[dict]) -> pd.DataFrame:
-    """Adapter: unit records (``unit.json`` dicts) -> one provenance row per unit.
-
-    Records written before a field existed give None there (shown as
-    "unknown"), never an error: provenance is reported, not required.
-    """
-    rows = []
-    for rec in records:
-        prov = rec.get("provenance") or {}
-        llm = prov.get("llm") or {}
-        packages = prov.get("packages") or {}
-        rows.append({
-            "dataset": str(rec.get("dataset", "")), "scenario": str(rec.get("scenario", "")),
-            "method": str(rec.get("method", "")).upper(), "status": str(rec.get("status", "")),
-            "config_hash": str(rec.get("config_hash") or prov.get("config_hash") or ""),
-            "git_commit": str(prov.get("git_commit") or "unknown"),
-            "git_dirty": prov.get("git_dirty"),
-            "packages": sorted((str(k), str(v)) for k, v in packages.items()),
-            "llm_backend": str(llm.get("backend") or ""), "llm_model": str(llm.get("model") or ""),
-            # an LLM unit recorded before the keys existed ran the guarded generator with the compact prompts
-            "llm_generator": str(llm.get("generator") or ("guarded" if llm else "")),
-            "llm_prompts": str(llm.get("prompts") or ("compact" if llm else "")),
-        })
-    return pd.DataFrame(rows, columns=list(PROVENANCE_COLUMNS))
-
-
-def _used_units(prov: pd.DataFrame, units: pd.DataFrame | None) -> pd.DataFrame:
-    """Provenance of the units the tables were made from (the chosen config per unit)."""
-    if units is None:
-        return prov
-    key = ["dataset", "scenario", "method", "config_hash"]
-    used = units[key].astype(str).assign(method=lambda f: f["method"].str.upper())
-    return prov.merge(used, on=key, how="inner").sort_values(
-        ["scenario", "method", "dataset"], kind="mergesort").reset_index(drop=True)
-
-
 def load_results(results_dir: str | Path, config_hash: str | None = None) -> Inputs:
     """Read the harness's results store (the I/O edge of :func:`from_summary`)."""
     results_dir = Path(results_dir)
@@ -413,5 +372,5 @@ def load_results(results_dir: str | Path, config_hash: str | None = None) -> Inp
     inputs = from_summary(summary, ratio_stats if len(ratio_stats) else None, config_hash,
                           source=str(results_dir))
     records = [rec for _, rec in store.iter_records(results_dir)]
-    inputs.provenance = _used_units(provenance_rows(records), inputs.units)
+    inputs.provenance = unit_provenance(records, inputs.units)
     return inputs

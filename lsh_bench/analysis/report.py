@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lsh_bench.analysis import figures, ranking, tables
+from lsh_bench.analysis import figures, ranking, ranking_tables, tables
 from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.load import Inputs, methods_in
 from lsh_bench.analysis.quality import quality_tables
@@ -252,9 +252,9 @@ def build_tables(inputs: Inputs, s: Settings, report: Report) -> None:
     if _wanted("runtime", s.only) and inputs.ratio_stats is not None:
         report.tables["runtime"] = tables.runtime(inputs.ratio_stats)
     if _wanted("signed_rank", s.only):
-        methods = tables.scored_methods(g, s.rank_methods)
+        methods = ranking_tables.scored_methods(g, s.rank_methods)
         if len(methods) >= 2:
-            report.tables["signed_rank"] = tables.signed_rank(g, methods, **kw)
+            report.tables["signed_rank"] = ranking_tables.signed_rank(g, methods, **kw)
         else:
             report.missing.append("Signed-rank tests not produced: fewer than 2 methods "
                                   "with test scores.")
@@ -277,7 +277,7 @@ def build_ranking(general: pd.DataFrame, s: Settings, report: Report) -> None:
     Too few methods or datasets is an error when a ranking artefact was
     asked for by name, otherwise the ranking is skipped and named.
     """
-    scores = tables.score_matrix(general, tables.scored_methods(general, s.rank_methods))
+    scores = ranking_tables.score_matrix(general, ranking_tables.scored_methods(general, s.rank_methods))
     try:
         r = ranking.rank_methods(scores, decimals=s.decimals)
     except AnalysisInputError as exc:
@@ -286,8 +286,8 @@ def build_ranking(general: pd.DataFrame, s: Settings, report: Report) -> None:
         report.missing.append(f"Ranking (Friedman table, CD diagram) not produced: {exc}.")
         return
     report.ranking = r
-    report.tables["friedman"] = tables.friedman_table(r)
-    report.tables["ranking"] = tables.ranking_table(r)
+    report.tables["friedman"] = ranking_tables.friedman_table(r)
+    report.tables["ranking"] = ranking_tables.ranking_table(r)
     n_all = len(general)
     if r.unranked:
         report.missing.append(f"Ranking: {', '.join(r.unranked)} left out (no test F1 on any "

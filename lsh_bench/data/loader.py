@@ -178,6 +178,8 @@ def read_mirror_file(spec: DatasetSpec, path: Path, data: DataSpec | None = None
 
 def load_embedded(spec: DatasetSpec, data: DataSpec | None = None, encoding: Encoding = "collation") -> Dataset:
     """scikit-learn's copy of wdbc (``load_breast_cancer``): minority = malignant (label 0)."""
+    # Deferred: a heavy import (+1.2 s measured on `import lsh_bench.data.loader`) that only this
+    # dataset needs; the status/analysis/data CLIs import the loader without scikit-learn.
     from sklearn.datasets import load_breast_cancer
 
     bunch = load_breast_cancer()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lsh_bench.analysis.llm_labels import llm_generator_column
-from lsh_bench.analysis.load import provenance_rows
+from lsh_bench.analysis.load_records import provenance_rows
 from lsh_bench.analysis.tables import table3, table6
 
 

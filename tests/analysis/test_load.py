@@ -169,7 +169,7 @@ def test_scores_csv_reads_any_method_columns():
 
 
 def test_provenance_rows_from_records():
-    from lsh_bench.analysis.load import provenance_rows
+    from lsh_bench.analysis.load_records import provenance_rows
     recs = [{"dataset": "a", "scenario": "general", "method": "ls", "status": "done",
              "config_hash": "h1", "provenance": {"git_commit": "c1", "git_dirty": False,
                                                  "packages": {"numpy": "2.4.6", "scipy": "1.17.1"},

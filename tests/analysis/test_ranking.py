@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from lsh_bench.analysis import tables
+from lsh_bench.analysis import ranking_tables
 from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.ranking import (
     complete_cases, critical_difference, friedman, nemenyi, rank_methods, rank_per_dataset,
@@ -120,9 +120,9 @@ def test_signed_rank_matches_baycomp():
 
 
 def test_method_pairs_put_the_paper_first():
-    assert tables.method_pairs(["SM", "LM", "LS", "ORG"]) == [
+    assert ranking_tables.method_pairs(["SM", "LM", "LS", "ORG"]) == [
         ("LM", "SM"), ("LS", "LM"), ("LS", "SM"), ("ORG", "SM"), ("ORG", "LM"), ("ORG", "LS")]
-    assert tables.method_pairs(["SM", "ADASYN"]) == [("ADASYN", "SM")]
+    assert ranking_tables.method_pairs(["SM", "ADASYN"]) == [("ADASYN", "SM")]
 
 
 def test_ranking_tables_and_signed_rank_table():
@@ -131,21 +131,21 @@ def test_ranking_tables_and_signed_rank_table():
         g[f"{m}_t"] = base + 0.01 * np.arange(6)
         g[f"{m}_v"] = g[f"{m}_t"] + 0.02
     g.loc[0, "ADASYN_t"] = np.nan
-    methods = tables.scored_methods(g)
+    methods = ranking_tables.scored_methods(g)
     assert methods == ["SM", "LM", "LS", "ADASYN"]
-    r = rank_methods(tables.score_matrix(g, methods))
-    rt = tables.ranking_table(r)
+    r = rank_methods(ranking_tables.score_matrix(g, methods))
+    rt = ranking_tables.ranking_table(r)
     assert rt["method"].tolist() == ["LS", "SM", "ADASYN", "LM"]
     assert rt["mean_rank"].tolist() == [1, 2, 3, 4] and (rt["n"] == 5).all()
     assert list(rt.columns[4:]) == ["p_vs_LS", "p_vs_SM", "p_vs_ADASYN", "p_vs_LM"]
     assert rt.loc[0, "p_vs_LM"] < 0.05
-    fr = tables.friedman_table(r)
+    fr = ranking_tables.friedman_table(r)
     assert fr.loc[0, ["k", "n", "n_dropped"]].tolist() == [4, 5, 1]
-    sr = tables.signed_rank(g, methods, nsamples=1000)
+    sr = ranking_tables.signed_rank(g, methods, nsamples=1000)
     assert len(sr) == 2 * 6 and sr["score"].tolist() == ["test"] * 6 + ["cv"] * 6
     ad = sr[(sr["first"] == "ADASYN") & (sr["second"] == "SM") & (sr["score"] == "test")].iloc[0]
     assert ad["n"] == 5 and ad["mean_margin"] == pytest.approx(-0.05)
     assert ad["p_second_better"] > 0.95
     with pytest.raises(AnalysisInputError, match="no such method.*BORDERLINE"):
-        tables.scored_methods(g, ("SM", "BORDERLINE"))
-    assert tables.scored_methods(g, ("LS", "SM", "LM")) == ["SM", "LM", "LS"]
+        ranking_tables.scored_methods(g, ("SM", "BORDERLINE"))
+    assert ranking_tables.scored_methods(g, ("LS", "SM", "LM")) == ["SM", "LM", "LS"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from lsh_bench.errors import LLMError
-from lsh_bench.samplers.llm import backends
+from lsh_bench.samplers.llm import local_backend
 from lsh_bench.samplers.llm.backends import LocalBackend, OpenAIBackend
 from lsh_bench.samplers.llm.cache import ReplayCache, entry_size_limit
 from lsh_bench.samplers.llm.client import LLMClient
@@ -185,9 +185,9 @@ class FakeLlama:
 
 def test_local_generation_stops_at_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeLlama()
-    monkeypatch.setattr(backends, "resolve_model_path", lambda cfg: tmp_path / "fake.gguf")
-    monkeypatch.setattr(backends, "load_llama", lambda path, n_ctx, n_threads: fake)
-    monkeypatch.setattr(backends, "_set_abort_callback", lambda llm, callback: setattr(llm, "abort", callback))
+    monkeypatch.setattr(local_backend, "resolve_model_path", lambda cfg: tmp_path / "fake.gguf")
+    monkeypatch.setattr(local_backend, "load_llama", lambda path, n_ctx, n_threads: fake)
+    monkeypatch.setattr(local_backend, "_set_abort_callback", lambda llm, callback: setattr(llm, "abort", callback))
     backend = LocalBackend(LLMConfig(cache_dir=str(tmp_path), request_deadline_s=0.3))
     t0 = time.monotonic()
     with pytest.raises(LLMError) as err:

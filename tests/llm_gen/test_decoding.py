@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lsh_bench.data.schema import Column, FeatureSchema
-from lsh_bench.samplers.llm import prompts
+from lsh_bench.samplers.llm import compact_prompts
 from lsh_bench.samplers.llm.cache import cache_key
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.decoding import decoding_request
@@ -66,11 +66,11 @@ def test_local_requests_carry_grammars_sized_budgets_and_a_program_prefix() -> N
     assert grammar == program_grammar(SCHEMA, ops_bound(5), 5)         # the step form: >= 5 outputs
     assert program.max_tokens == max_bytes(grammar)           # the longest answer fits: never cut
     assert variables.max_tokens == max_bytes(from_json(variables.decoding["grammar"]))
-    assert program.decoding["prefix_until"] == list(prompts.PROGRAM_ROUND_PART)
+    assert program.decoding["prefix_until"] == list(compact_prompts.PROGRAM_ROUND_PART)
     user = program.messages[-1][1]
-    assert user.rfind(prompts.PROGRAM_ROUND_PART[0]) > user.find("Format example")   # round part last
+    assert user.rfind(compact_prompts.PROGRAM_ROUND_PART[0]) > user.find("Format example")   # round part last
     rounds = [r for r in requests if step_of(r) == "program"]
-    cut = [r.messages[-1][1].rfind(prompts.PROGRAM_ROUND_PART[0]) for r in rounds]
+    cut = [r.messages[-1][1].rfind(compact_prompts.PROGRAM_ROUND_PART[0]) for r in rounds]
     assert len({r.messages[-1][1][:c] for r, c in zip(rounds, cut)}) == 1    # shared by every round
 
 

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from lsh_bench.data.schema import Column, FeatureSchema
-from lsh_bench.samplers.llm import prompts
+from lsh_bench.samplers.llm import compact_prompts
 from lsh_bench.samplers.llm.backends import LocalBackend
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.decoding import decoding_request
@@ -36,10 +36,10 @@ def request(rows: str, draw: int = 0) -> ChatRequest:
     grammar = program_grammar(SCHEMA, N_OPS)
     return ChatRequest(
         messages=(("system", "You are a careful data scientist."),
-                  ("user", SHARED + f"{prompts.PROGRAM_ROUND_PART[0]}\n<data>\n{rows}</data>")),
+                  ("user", SHARED + f"{compact_prompts.PROGRAM_ROUND_PART[0]}\n<data>\n{rows}</data>")),
         json_schema=json_schema(program_model(SCHEMA, N_OPS)), max_tokens=max_bytes(grammar),
         temperature=0.8, top_p=0.9, seed=7, draw=draw,
-        decoding=decoding_request(grammar=grammar, prefix_until=prompts.PROGRAM_ROUND_PART))
+        decoding=decoding_request(grammar=grammar, prefix_until=compact_prompts.PROGRAM_ROUND_PART))
 
 
 ROWS_A = "age,nodes,sex\n61,4,f\n45,12,m\n"

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from lsh_bench.errors import LLMCacheMiss, LLMError
+from lsh_bench.samplers.llm import backends
 from lsh_bench.samplers.llm.cache import ReplayCache, cache_key, entry_size_limit
 from lsh_bench.samplers.llm.concurrency import bounded_map, is_prefetching, prefetching
 from lsh_bench.samplers.llm.config import LLMConfig
@@ -50,9 +51,8 @@ class LLMClient:
         if self._backend is None:
             with self._backend_lock:
                 if self._backend is None:
-                    from lsh_bench.samplers.llm.backends import make_backend
-
-                    self._backend = make_backend(self.cfg)
+                    # Through the module, so a test may swap the factory (monkeypatch backends.make_backend).
+                    self._backend = backends.make_backend(self.cfg)
         return self._backend
 
     def key(self, request: ChatRequest) -> str:

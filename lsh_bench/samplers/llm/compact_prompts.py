@@ -1,26 +1,31 @@
 """The guarded generator's prompts rendered from a prompt set (``llm.prompts=compact``, the default there).
 
-The same functions, signatures and texts as ``prompts.py``, but the words
-come from ``prompt_sets/compact/`` (or any set of answer format
+The words come from ``prompt_sets/compact/`` (or any set of answer format
 ``guarded``); only the assembly (which template, numbers formatted with
-``:g``, the example program) is code. ``tests/llm_gen/test_compact_prompts.py``
-checks that the ``compact`` set renders exactly what ``prompts.py`` renders,
-so the guarded generator can switch to this module (and so to
-``llm.prompts``) without changing a single request — and without
-invalidating a replay cache.
+``:g``, the example program) is code. The ``compact`` set holds, byte for
+byte, the texts the former ``prompts.py`` wrote in code (this module was
+checked against it text for text before it was deleted), so replay caches
+recorded with it stay valid; ``tests/llm_gen/test_compact_prompts.py`` pins
+the rendered texts by digest, since a changed text changes every request's
+cache key.
 """
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.samplers.llm.prompt_files import PromptSet, PromptSetError, load_prompt_set
-from lsh_bench.samplers.llm.prompts import example_program
 from lsh_bench.samplers.llm.schemas import DESCRIPTION_CHARS, data_units
 from lsh_bench.samplers.llm.state_machine import Variable
 
 DEFAULT_SET = "compact"
+
+# Where a program prompt's per-round part (the example rows) begins: everything before it is the
+# same in every round of a generation, so the local decoder evaluates it once (``decoding.py``).
+# The opening of the ``compact`` set's program.rows.txt, and its program.rows_none.txt.
+PROGRAM_ROUND_PART = ("Example rows of this class (CSV):", "No example rows are available.")
 
 
 @lru_cache(maxsize=8)
@@ -71,6 +76,30 @@ def variables_text(variables_: list[Variable], descriptions: dict[str, str], ps:
         lines.append(p.render("variables.line", name=v.name, kind=v.kind, low=f"{v.low:g}", high=f"{v.high:g}",
                               description=p.render("variables.line_description", description=d) if d else ""))
     return "\n".join(lines)
+
+
+def example_program(schema: FeatureSchema, variables: list[Variable], n_outputs: int = 10) -> str:
+    """A program on this dataset's numeric columns with ``n_outputs`` outputs, to show the format.
+
+    A 135M model copies the example's shape: an example with 3 outputs gave
+    programs of 2-4 rows, so many rounds per generation. This one cycles
+    through up to three numeric columns (change_by, output) and restarts from
+    a fresh real row (init) every third output; init (a random real row) and
+    jitter keep copied programs from giving identical rows.
+    """
+    num = [v for v in variables if v.kind != "categorical"][:3]
+    ops: list[dict] = [{"op": "init"}, {"op": "output"}]
+    outputs, i = 1, 0
+    while outputs < n_outputs:
+        if outputs % 3 == 0:
+            ops.append({"op": "init"})
+        if num:
+            v = num[i % len(num)]
+            step = float(f"{((v.high - v.low) / 10 or 1.0):.3g}")
+            ops.append({"op": "change_by", "var": v.name, "delta": step if i % 2 == 0 else -step})
+        ops.append({"op": "output"})
+        outputs, i = outputs + 1, i + 1
+    return json.dumps({"ops": ops}, separators=(",", ":"))   # compact: the grammars allow no whitespace
 
 
 def program(schema: FeatureSchema, report_text: str, variables_: list[Variable], descriptions: dict[str, str],

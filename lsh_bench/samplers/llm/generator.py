@@ -49,7 +49,8 @@ import numpy as np
 
 from lsh_bench.data.schema import FeatureSchema
 from lsh_bench.errors import LLMOutputInvalid
-from lsh_bench.samplers.llm import compact_prompts, prompts
+from lsh_bench.samplers.llm import compact_prompts
+from lsh_bench.samplers.llm.client import get_client
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.decoding import decoding_request
 from lsh_bench.samplers.llm.grammar import max_bytes
@@ -143,7 +144,8 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
     if g.local:
         grammar = program_grammar(g.schema, n_ops, g.cfg.min_outputs_per_round)
         budget = min(g.cfg.n_ctx // 2, max_bytes(grammar))
-        decoding: dict[str, Any] | None = decoding_request(grammar=grammar, prefix_until=prompts.PROGRAM_ROUND_PART)
+        decoding: dict[str, Any] | None = decoding_request(grammar=grammar,
+                                                           prefix_until=compact_prompts.PROGRAM_ROUND_PART)
     else:
         budget, decoding = g.cfg.max_tokens, None
     listed = compact_prompts.variables_text(variables, descriptions, g.cfg.prompts)
@@ -226,8 +228,6 @@ def generate_rows(
         raise ValueError(f"n_rows must be >= 1, got {n_rows}")
     X_minority = np.asarray(X_minority, dtype=float).reshape(-1, len(schema))
     if client is None:
-        from lsh_bench.samplers.llm.client import get_client
-
         client = get_client(cfg)
     stats = GenerationStats(n_rows=n_rows, zero_shot=len(X_minority) == 0)
     base = X_train if X_train is not None and len(X_train) else X_minority

