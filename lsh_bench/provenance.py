@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from threadpoolctl import threadpool_info
 
 PACKAGES = (
     "lsh-bench", "numpy", "pandas", "scipy", "scikit-learn", "imbalanced-learn", "lightgbm",
@@ -46,6 +49,22 @@ def git_state() -> dict[str, Any]:
     return {"git_commit": commit, "git_dirty": dirty}
 
 
+@functools.lru_cache(maxsize=1)
+def blas_state() -> dict[str, Any]:
+    """The BLAS/OpenMP libraries numpy and scikit-learn loaded, with the kernels they chose.
+
+    Why: OpenBLAS picks its kernels by CPU, and the choice changes float
+    results. On an AMD EPYC it chose other kernels than on the Intel
+    machines the reference scores were recorded on, and one LR refit
+    (credit-g, legacy options) scored test F1 0.5676 instead of 0.5701.
+    ``OPENBLAS_CORETYPE=Haswell`` (set by the Makefile on AVX2 machines)
+    gives the same kernels on both; the record says which ran.
+    """
+    libs = [{"api": i.get("internal_api"), "version": i.get("version"), "architecture": i.get("architecture"),
+             "threads": i.get("num_threads")} for i in threadpool_info()]
+    return {"libraries": libs, "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+
+
 def code_state() -> dict[str, Any]:
     """The running code's package versions and commit, for every record of a sweep.
 
@@ -53,4 +72,4 @@ def code_state() -> dict[str, Any]:
     passes the result to each record: a record names the commit its code was
     imported from even if the checkout moves while a long (LLM) sweep runs.
     """
-    return {"packages": package_versions(), **git_state()}
+    return {"packages": package_versions(), "blas": blas_state(), **git_state()}
