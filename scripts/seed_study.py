@@ -49,6 +49,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lsh_bench.samplers.llm.cache import generation_cost  # noqa: E402
 from lsh_bench.store import iter_records  # noqa: E402
 
 STEPS = (0, 1, 2, 3)                   # ls.seed_steps: S1..S4
@@ -97,20 +98,6 @@ def run(cmds: list[list[str]]) -> list[int]:
     return codes
 
 
-def cache_cost(keys: list[str], cache_dir: Path) -> tuple[int, float, int]:
-    """(tokens, seconds, entries not found) of generating ``keys``, from the replay-cache entries."""
-    tokens, seconds, missing = 0, 0.0, 0
-    for key in sorted(set(keys)):
-        path = cache_dir / key[:2] / f"{key}.json"
-        if not path.is_file():
-            missing += 1
-            continue
-        entry = json.loads(path.read_text(encoding="utf-8"))
-        tokens += int(entry["prompt_tokens"]) + int(entry["completion_tokens"])
-        seconds += float(entry["seconds"])
-    return tokens, seconds, missing
-
-
 def seed_share(rec: dict[str, Any], at: float | None = 1.0) -> float | None:
     """Seeds / synthetic rows at ratio ``at`` (``None``: the chosen ratio): ``(r_seed - p) / (at - p)``.
 
@@ -130,15 +117,15 @@ def row(rec: dict[str, Any], method: str, step: int | None, cache_dir: Path) -> 
     choice = rec.get("choice") or {}
     llm = rec.get("llm") or {}
     keys = llm.get("keys") or []
-    tokens, seconds, missing = cache_cost(keys, cache_dir) if keys else (0, 0.0, 0)
+    cost = generation_cost(keys, cache_dir)
     reason = (rec.get("reason") or "").splitlines()[0][:160] if rec.get("reason") else ""
     return {
         "dataset": rec["dataset"], "method": method.upper(), "step": label(step) if step is not None else "-",
         "status": rec["status"], "seed_ratio": rec.get("seed_ratio"), "ratio": choice.get("ratio"),
         "seed_share": seed_share(rec), "seed_share_at_choice": seed_share(rec, at=None),
         "classifier": choice.get("classifier"),
-        "val_f1": rec.get("val_f1"), "test_f1": rec.get("test_f1"), "llm_requests": len(set(keys)),
-        "llm_tokens": tokens, "llm_seconds": round(seconds, 1), "llm_missing_entries": missing, "reason": reason,
+        "val_f1": rec.get("val_f1"), "test_f1": rec.get("test_f1"), "llm_requests": cost.requests,
+        "llm_tokens": cost.tokens, "llm_seconds": round(cost.seconds, 1), "llm_missing_entries": cost.missing, "reason": reason,
     }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from lsh_bench.errors import LLMCacheMiss, LLMError
-from lsh_bench.samplers.llm.cache import ReplayCache, cache_key
+from lsh_bench.samplers.llm.cache import GenerationCost, ReplayCache, cache_key, generation_cost
 from lsh_bench.samplers.llm.client import LLMClient
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.types import ChatRequest, ChatResponse
@@ -216,3 +216,15 @@ def test_corrupt_entry_is_an_error_naming_the_file(tmp_path: Path, content: str)
     assert str(path) in str(err.value) and "corrupt" in str(err.value)
     assert backend.calls == 0  # not silently re-asked
     assert path.read_text(encoding="utf-8") == content.replace('"K"', json.dumps(key))  # not overwritten
+
+
+def test_generation_cost_sums_distinct_recorded_entries_and_counts_missing_ones(tmp_path: Path) -> None:
+    cache = ReplayCache(tmp_path / "cache")
+    keys = [cache_key("local", "m", dataclasses.replace(REQ, draw=d)) for d in range(3)]
+    for key, (p, c, s) in zip(keys, [(100, 20, 1.5), (50, 5, 0.25)]):
+        cache.put(key, ChatResponse(text="{}", prompt_tokens=p, completion_tokens=c, seconds=s, cached=False,
+                                    key=key, model="m"), "local")
+    # a key listed twice is one request; the third key has no entry: its cost is unknown, counted as missing
+    cost = generation_cost([keys[0], keys[1], keys[0], keys[2]], tmp_path / "cache")
+    assert (cost.requests, cost.tokens, cost.seconds, cost.missing) == (3, 175, 1.75, 1)
+    assert generation_cost([], tmp_path / "nowhere") == GenerationCost(0, 0, 0.0, 0)

@@ -153,6 +153,35 @@ class ReplayCache:
         return path
 
 
+@dataclass(frozen=True)
+class GenerationCost:
+    """What writing a set of answers cost when they were generated (tokens, model seconds)."""
+
+    requests: int
+    tokens: int
+    seconds: float
+    missing: int          # keys with no entry in the cache: their cost is unknown, not 0
+
+
+def generation_cost(keys: list[str], cache_dir: Path | str) -> GenerationCost:
+    """The cost of the distinct ``keys`` as recorded in their cache entries.
+
+    Why from the entries: a unit replayed from the cache makes 0 calls, but
+    its rows cost what generating them did (the paper's runtime and the seed
+    study compare methods by that cost, never by a replay's 0).
+    """
+    cache = ReplayCache(Path(cache_dir), mode="readonly")
+    tokens, seconds, missing, distinct = 0, 0.0, 0, sorted(set(keys))
+    for key in distinct:
+        entry = cache.get(key)
+        if entry is None:
+            missing += 1
+            continue
+        tokens += entry.prompt_tokens + entry.completion_tokens
+        seconds += entry.seconds
+    return GenerationCost(len(distinct), tokens, seconds, missing)
+
+
 def entry_size_limit(max_answer_bytes: int) -> int:
     """The largest entry file an answer of ``max_answer_bytes`` can make.
 
