@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -166,16 +167,22 @@ class FakeLlama:
     """Stands in for llama_cpp.Llama: one decode step every 10 ms, asking the abort callback before each,
     failing as llama-cpp-python does when the callback aborts a decode."""
 
-    def __init__(self) -> None:
-        self.tokens = 0
-        self.abort = None
-
     def reset(self) -> None:
         self.tokens = 0
 
+    def __init__(self, busy: bool = True) -> None:
+        self.busy = busy                      # compute (CPU time passes) or wait (only wall time passes)
+        self.tokens = 0
+        self.abort: Any = lambda _: False
+
     def create_chat_completion(self, **kwargs: Any) -> dict[str, Any]:
         while self.tokens < kwargs["max_tokens"]:
-            time.sleep(0.01)
+            if self.busy:
+                spin_until = time.thread_time() + 0.01
+                while time.thread_time() < spin_until:
+                    pass
+            else:
+                time.sleep(0.01)
             if self.abort(None):
                 raise RuntimeError("llama_decode returned 2")
             self.tokens += 1
@@ -193,10 +200,40 @@ def test_local_generation_stops_at_the_deadline(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(LLMError) as err:
         backend.chat(dataclasses.replace(REQ, max_tokens=10_000))     # 100 s of tokens without the deadline
     assert time.monotonic() - t0 < 1.0
-    assert "did not finish its answer within llm.request_deadline_s=0.3 s" in str(err.value)
+    assert ("did not finish its answer within llm.request_deadline_s=0.3 s of the decoding thread's CPU time"
+            in str(err.value))
     # the next request gets its own deadline: a short answer finishes normally
     assert backend.chat(dataclasses.replace(REQ, max_tokens=3)).completion_tokens == 3
     assert backend._deadline is None and fake.abort(None) is False        # no deadline between requests
+
+
+def test_local_deadline_counts_compute_not_waiting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A decoding thread that is not running (load, a paused process) does not use up its request's deadline."""
+    fake = FakeLlama(busy=False)
+    monkeypatch.setattr(local_backend, "resolve_model_path", lambda cfg: tmp_path / "fake.gguf")
+    monkeypatch.setattr(local_backend, "load_llama", lambda path, n_ctx, n_threads: fake)
+    monkeypatch.setattr(local_backend, "_set_abort_callback", lambda llm, callback: setattr(llm, "abort", callback))
+    backend = LocalBackend(LLMConfig(cache_dir=str(tmp_path), request_deadline_s=0.3))
+    t0 = time.monotonic()
+    answer = backend.chat(dataclasses.replace(REQ, max_tokens=60))         # ~0.6 s of waiting, little compute
+    assert time.monotonic() - t0 > 0.3 and answer.completion_tokens == 60
+    # with several llama.cpp threads the compute is not on the calling thread: wall time decides
+    assert local_backend.deadline_clock(2) is time.monotonic and local_backend.deadline_clock(1) is time.thread_time
+    other = LocalBackend(LLMConfig(cache_dir=str(tmp_path), request_deadline_s=0.3, n_threads=2))
+    fake.tokens = 0
+    with pytest.raises(LLMError, match="0.3 s of wall time"):
+        other.chat(dataclasses.replace(REQ, max_tokens=60))
+
+
+def test_a_deadline_asked_from_another_thread_uses_wall_time() -> None:
+    deadline = local_backend.GenerationDeadline(0.05, clock=lambda: 0.0)      # a clock that never moves
+    seen: list[bool] = []
+    time.sleep(0.06)
+    assert deadline.expired() is False                 # on its own thread: its clock decides
+    worker = threading.Thread(target=lambda: seen.append(local_backend.GenerationDeadline.expired(deadline)))
+    worker.start()
+    worker.join()
+    assert seen == [True] and deadline.expired() is True   # elsewhere: wall time, and it stays expired
 
 
 @pytest.mark.llm
@@ -206,7 +243,8 @@ def test_local_real_model_honours_the_deadline(tmp_path: Path) -> None:
                           max_tokens=400, temperature=0.0, top_p=1.0, seed=0, draw=0)
     backend = LocalBackend(LLMConfig(cache_dir=str(tmp_path), n_ctx=1024, request_deadline_s=0.5))
     t0 = time.monotonic()
-    with pytest.raises(LLMError, match=r"request_deadline_s=0.5 s \(stopped after \d+\.\d s\)"):
+    with pytest.raises(LLMError, match=r"request_deadline_s=0.5 s of the decoding thread's CPU time \(stopped after "
+                                       r"\d+\.\d s wall\)"):
         backend.chat(request)
     assert time.monotonic() - t0 < 5.0          # 400 tokens take 30-60 s on this model and machine
     relaxed = LocalBackend(LLMConfig(cache_dir=str(tmp_path), n_ctx=1024, request_deadline_s=120))

@@ -3,8 +3,8 @@
 It makes exactly one real model call per ``chat`` and reports its token
 counts and wall time; caching and usage accounting live in ``client.py`` so
 it is replayed like an endpoint. Every request is bounded in time as a whole
-(``llm.request_deadline_s``) by llama.cpp's abort callback
-(:class:`GenerationDeadline`).
+(``llm.request_deadline_s``, counted in the decoding thread's CPU time) by
+llama.cpp's abort callback (:class:`GenerationDeadline`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,17 +114,42 @@ class GenerationDeadline:
     token -- so a request stops within one step of its deadline. (The chat
     API of llama-cpp-python 0.3.36 takes no stopping criteria, and its logits
     processors run inside a C callback where an exception cannot stop anything.)
+
+    The seconds are counted on ``clock``. With one llama.cpp thread (the
+    default) that is the decoding thread's CPU time: llama.cpp computes on the
+    calling thread, and its abort callback runs there too (checked with
+    0.3.36). The deadline is there to stop an answer that never ends, and CPU
+    time measures exactly that. Wall time also counts other processes' load:
+    at a load of 10-20 a normal 60 s answer took over 600 s. It also counts a
+    process that was paused (SIGSTOP, a suspended laptop): a paused LS unit
+    failed at 746 s. If the callback is ever asked from another thread, whose
+    CPU time says nothing about this request, wall time decides there.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
-        self.ends_at = time.monotonic() + seconds
+        self.clock = clock
+        self.thread = threading.get_ident()
+        self.ends_at = clock() + seconds
+        self.wall_ends_at = time.monotonic() + seconds
         self.hit = False
 
     def expired(self) -> bool:
-        if not self.hit and time.monotonic() >= self.ends_at:
-            self.hit = True
+        if not self.hit:
+            if threading.get_ident() == self.thread:
+                self.hit = self.clock() >= self.ends_at
+            else:
+                self.hit = time.monotonic() >= self.wall_ends_at
         return self.hit
+
+
+def deadline_clock(n_threads: int) -> Callable[[], float]:
+    """What a local request's deadline counts: the decoding thread's CPU time with one llama.cpp thread, else wall time."""
+    return time.thread_time if n_threads == 1 else time.monotonic
+
+
+def _counted(n_threads: int) -> str:
+    return "the decoding thread's CPU time" if n_threads == 1 else "wall time"
 
 
 def _set_abort_callback(llm: "llama_cpp.Llama", callback: Any) -> None:
@@ -178,7 +204,8 @@ class LocalBackend:
             t0 = time.perf_counter()
             # The Llama object may be shared with another backend (load_llama): (re)install ours.
             _set_abort_callback(self._llm, self._abort_callback)
-            deadline = self._deadline = GenerationDeadline(self.cfg.request_deadline_s)
+            deadline = self._deadline = GenerationDeadline(self.cfg.request_deadline_s,
+                                                           deadline_clock(self.cfg.n_threads))
             try:
                 if request.decoding is not None:
                     text, prompt_tokens, completion_tokens, finish, timings = self._decode(request)
@@ -190,8 +217,9 @@ class LocalBackend:
                     # Not retried: the same request and seed would generate the same tokens again.
                     raise LLMError(
                         f"local LLM {self.model} ({self.model_path}) did not finish its answer within "
-                        f"llm.request_deadline_s={self.cfg.request_deadline_s:g} s (stopped after "
-                        f"{time.perf_counter() - t0:.1f} s); raise the deadline or lower llm.max_tokens"
+                        f"llm.request_deadline_s={self.cfg.request_deadline_s:g} s of {_counted(self.cfg.n_threads)} "
+                        f"(stopped after {time.perf_counter() - t0:.1f} s wall); raise the deadline or lower "
+                        f"llm.max_tokens"
                     ) from exc
                 if isinstance(exc, LLMError):
                     raise
