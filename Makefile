@@ -30,7 +30,7 @@ ifneq ($(wildcard $(SHARED_DATA)/manifest.csv),)
 export LSH_BENCH_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: install run test test-all smoke bench bench-sweep bench-llm bench-quality bench-concurrency seed-study figure1 figure4 figure6 paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps
+.PHONY: install run test test-all smoke bench bench-sweep bench-llm bench-quality bench-concurrency seed-study llm-study figure1 figure4 figure6 paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -160,3 +160,24 @@ dataset ?= smoke
 seed-study: install
 	nice -n 5 $(PY) scripts/seed_study.py --dataset $(dataset) --grid smoke --study $(SEED_STUDY) -- run.n_jobs=2 \
 	  llm.request_deadline_s=3600
+
+# llm-study: LM and LS under the guarded generator (llm=local's default) and the paper's generator and prompts
+# (llm.generator=paper llm.prompts=paper; max_tokens raised, as docs/paper_generator.md says), on the general
+# smoke datasets and the paper's four few-/zero-shot sets, with ORG and SM beside them; one store per generator,
+# one shared replay cache (committed: a rerun replays every answer). Then the side-by-side table
+# (scripts/llm_study_table.py) -> $(LLM_STUDY)/{units,paired}.{csv,md}. Hours of model time on 2 cores;
+# a failed unit does not stop the others (exit 1 at the end; rerun to retry it).
+LLM_STUDY ?= results/llm_study
+STUDY_RUN = run.n_jobs=2 llm.cache_dir=$(LLM_STUDY)/llm_cache
+STUDY_GUARDED = $(STUDY_RUN) run.results_dir=$(LLM_STUDY)/guarded
+STUDY_PAPER = $(STUDY_RUN) run.results_dir=$(LLM_STUDY)/paper llm.generator=paper llm.prompts=paper llm.max_tokens=4096
+llm-study: install
+	status=0; \
+	for args in "dataset=smoke" "dataset=fewshot4 scenario=fewshot" "dataset=fewshot4 scenario=zeroshot"; do \
+	  for m in org sm ls lm; do \
+	    nice -n 5 $(PY) -m lsh_bench method=$$m $$args $(STUDY_GUARDED) || status=$$?; \
+	    nice -n 5 $(PY) -m lsh_bench method=$$m $$args $(STUDY_PAPER) || status=$$?; \
+	  done; \
+	done; \
+	$(PY) scripts/llm_study_table.py --store guarded=$(LLM_STUDY)/guarded --store paper=$(LLM_STUDY)/paper \
+	  --cache $(LLM_STUDY)/llm_cache --out $(LLM_STUDY) && exit $$status
