@@ -238,9 +238,10 @@ def end_pool(pool: ProcessPoolExecutor, futures: Iterable[Future], cleanly: bool
 
     loky 3.6's ``shutdown(kill_workers=True)`` has its manager thread fail every
     item not yet returned, then kill the workers. An item submitted but not yet
-    handed to a worker kills that thread first: ``InvalidStateError`` if its
-    future was cancelled, ``KeyError`` if not (the item is dropped, its id stays
-    queued). Seen once under load: the workers lived on and pytest hung at exit.
+    handed to a worker kills that thread: if its future was cancelled, with
+    ``InvalidStateError`` before the workers are killed (seen once under load:
+    they lived on and pytest hung at exit); if not, with ``KeyError`` just after
+    (its id is still queued), leaving a traceback and the pool's queues open.
     So the items not yet handed over are cancelled, and the pool is shut down
     only once the manager has dropped them (``wait`` counts a cancelled future
     as done only then; bounded). Whatever still goes wrong, :func:`_stop` ends

@@ -2,10 +2,10 @@
 
 Before: after Ctrl-C or a failing record, an item submitted but not yet handed
 to a worker made loky's manager thread die in ``shutdown(kill_workers=True)``
-(``InvalidStateError`` on the future the sweep had cancelled; ``KeyError`` if
-it had not) before it killed the workers; they lived on, and the
-interpreter waited for them at exit forever. The race is made deterministic here
-by holding the manager thread in that window.
+with ``InvalidStateError`` on the future the sweep had cancelled, before it
+killed the workers; they lived on, and the interpreter waited for them at exit
+forever. (Not cancelling it: ``KeyError``, just after killing them.) The race
+is made deterministic here by holding the manager thread in that window.
 """
 
 from __future__ import annotations
