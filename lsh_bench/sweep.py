@@ -160,7 +160,7 @@ class PooledScheduler:
 
     def _submit(self, item: WorkItem) -> None:
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(max_workers=self.cfg.run.n_jobs, env=_WORKER_ENV)
+            self.pool = new_pool(self.cfg.run.n_jobs)
         self.in_flight[self.pool.submit(run_tasks, *item.args())] = item
 
     def _start(self, claim: Claim) -> None:
@@ -226,6 +226,18 @@ class PooledScheduler:
         """On the way out (normally nothing is left; after Ctrl-C): release every lock (end_pool cancels)."""
         for claim, _ in self.open_units.values():
             claim.lock.release()
+
+
+def new_pool(n_jobs: int) -> ProcessPoolExecutor:
+    """``n_jobs`` worker processes, one BLAS thread each, that ignore SIGINT.
+
+    Ctrl-C reaches the whole foreground process group. A worker between two
+    items (loky's loop, a destructor) then printed its own KeyboardInterrupt
+    traceback under the sweep's one line; the sweep ends its workers itself
+    (:func:`end_pool`).
+    """
+    return ProcessPoolExecutor(max_workers=n_jobs, env=_WORKER_ENV, initializer=signal.signal,
+                               initargs=(signal.SIGINT, signal.SIG_IGN))
 
 
 def end_pool(pool: ProcessPoolExecutor, futures: Iterable[Future], cleanly: bool) -> None:
