@@ -14,8 +14,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +40,9 @@ Record = dict[str, Any]
 
 # One BLAS/OpenMP thread in every worker process (set before numpy loads there).
 _WORKER_ENV = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+# Bounds (seconds) of an unclean pool end: loky's manager thread dropping the cancelled items,
+# the manager finishing, a worker dying after SIGTERM and again after SIGKILL.
+_DROP_WAIT, _MANAGER_WAIT, _WORKER_WAIT = 2.0, 5.0, 2.0
 
 
 @dataclass
@@ -115,7 +121,8 @@ class PooledScheduler:
     :func:`~lsh_bench.unit.run_tasks` call as in
     :func:`~lsh_bench.unit.run_unit`, so the scores are those of the
     one-unit-at-a-time path. A failing item fails (and records) only its unit;
-    Ctrl-C releases every lock and writes nothing partial.
+    Ctrl-C releases every lock, writes nothing partial and leaves no worker
+    process running (:func:`end_pool`).
     """
 
     def __init__(self, cfg: BenchConfig, code: Record, done: Callable[[Record], None], cell_bar: tqdm) -> None:
@@ -149,11 +156,11 @@ class PooledScheduler:
         finally:
             self._abandon()
             if self.pool is not None:
-                self.pool.shutdown(wait=finished_cleanly, kill_workers=not finished_cleanly)
+                end_pool(self.pool, self.in_flight, cleanly=finished_cleanly)
 
     def _submit(self, item: WorkItem) -> None:
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(max_workers=self.cfg.run.n_jobs, env=_WORKER_ENV)
+            self.pool = new_pool(self.cfg.run.n_jobs)
         self.in_flight[self.pool.submit(run_tasks, *item.args())] = item
 
     def _start(self, claim: Claim) -> None:
@@ -216,11 +223,78 @@ class PooledScheduler:
             claim.lock.release()
 
     def _abandon(self) -> None:
-        """On the way out (normally nothing is left; after Ctrl-C): cancel, and release every lock."""
-        for fut in self.in_flight:
-            fut.cancel()
+        """On the way out (normally nothing is left; after Ctrl-C): release every lock (end_pool cancels)."""
         for claim, _ in self.open_units.values():
             claim.lock.release()
+
+
+def new_pool(n_jobs: int) -> ProcessPoolExecutor:
+    """``n_jobs`` worker processes, one BLAS thread each, that ignore SIGINT.
+
+    Ctrl-C reaches the whole foreground process group. A worker between two
+    items (loky's loop, a destructor) then printed its own KeyboardInterrupt
+    traceback under the sweep's one line; the sweep ends its workers itself
+    (:func:`end_pool`).
+    """
+    return ProcessPoolExecutor(max_workers=n_jobs, env=_WORKER_ENV, initializer=signal.signal,
+                               initargs=(signal.SIGINT, signal.SIG_IGN))
+
+
+def end_pool(pool: ProcessPoolExecutor, futures: Iterable[Future], cleanly: bool) -> None:
+    """Shut ``pool`` down; after an unclean end, cancel what has not started and leave no worker alive.
+
+    A clean end waits for the workers to exit. An unclean one (Ctrl-C, a failing
+    record, disk full) waits for no item, but must not leave a worker behind:
+    loky's workers are not daemonic, so the interpreter waits for a survivor at
+    exit, forever.
+
+    loky 3.6's ``shutdown(kill_workers=True)`` has its manager thread fail every
+    item not yet returned, then kill the workers. An item submitted but not yet
+    handed to a worker kills that thread: if its future was cancelled, with
+    ``InvalidStateError`` before the workers are killed (seen once under load:
+    they lived on and pytest hung at exit); if not, with ``KeyError`` just after
+    (its id is still queued), leaving a traceback and the pool's queues open.
+    So the items not yet handed over are cancelled, and the pool is shut down
+    only once the manager has dropped them (``wait`` counts a cancelled future
+    as done only then; bounded). Whatever still goes wrong, :func:`_stop` ends
+    the workers the manager left alive.
+    """
+    if cleanly:
+        pool.shutdown(wait=True)
+        return
+    # loky internals: there is no public handle on the manager thread, the workers or unreturned futures
+    manager = pool._executor_manager_thread
+    workers = list(pool._processes.values())
+    futures = [*futures, *(item.future for item in list(pool._pending_work_items.values()))]
+    cancelled = {f for f in futures if f.cancel()}       # cancel() fails for the items handed over
+    deadline = time.monotonic() + _DROP_WAIT
+    while cancelled and manager is not None and manager.is_alive() and time.monotonic() < deadline:
+        cancelled = wait(cancelled, timeout=0.05).not_done
+    pool.shutdown(wait=False, kill_workers=True)
+    if manager is not None:
+        manager.join(_MANAGER_WAIT)
+    if stopped := _stop(workers):
+        log.warning("stopped %d worker process(es) the pool left running (pids %s)", len(stopped), stopped)
+
+
+def _stop(workers: list[Any]) -> list[int]:
+    """SIGTERM, then SIGKILL, every worker still alive; join each (bounded). Returns their pids.
+
+    Each wait joins the process, so none is left a zombie either.
+    """
+    alive = [p for p in workers if p.exitcode is None]
+    pids = [p.pid for p in alive]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in alive:
+            try:
+                os.kill(p.pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + _WORKER_WAIT
+        for p in alive:
+            p.join(max(0.0, deadline - time.monotonic()))
+        alive = [p for p in alive if p.exitcode is None]
+    return pids
 
 
 def run_sweep(cfg: BenchConfig) -> list[Record]:

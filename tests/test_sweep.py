@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from joblib.externals.loky import ProcessPoolExecutor
 
+import lsh_bench.sweep as sweep
 import lsh_bench.unit as unit
 from lsh_bench.data.loader import load_dataset
 from lsh_bench.store import UnitStore, load_summary
@@ -83,19 +85,30 @@ def test_pooled_sweep_records_a_failing_unit_and_finishes_the_others(make_cfg, m
     assert all(again[n] == records[n] for n in ("haberman", "analcatdata_apnea3", "ionosphere"))
 
 
-def test_pooled_sweep_interrupted_leaves_no_lock_and_no_partial_unit(make_cfg, monkeypatch) -> None:
+def test_pooled_sweep_interrupted_leaves_no_lock_no_partial_unit_and_no_worker(make_cfg, monkeypatch) -> None:
     cfg = make_cfg(DATASETS, "grid=smoke", "run.n_jobs=2")
     add_cv = UnitJob.add_cv
+    pools: list[ProcessPoolExecutor] = []
+    workers: list[int] = []
+
+    class Recorded(ProcessPoolExecutor):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            pools.append(self)
 
     def interrupted_in_apnea3(self: UnitJob, out: list) -> object:
         if self.ds.name == "analcatdata_apnea3":
+            workers.extend(pools[0]._processes)      # pids (loky keeps no public list)
             raise KeyboardInterrupt
         return add_cv(self, out)
 
+    monkeypatch.setattr(sweep, "ProcessPoolExecutor", Recorded)
     monkeypatch.setattr(UnitJob, "add_cv", interrupted_in_apnea3)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(cfg)
     monkeypatch.undo()
+    assert len(pools) == 1 and len(workers) == 2
+    assert [pid for pid in workers if Path(f"/proc/{pid}").exists()] == []   # stopped and reaped on the way out
     units = list(Path(cfg.run.results_dir, "units").rglob("unit.json"))
     assert all("analcatdata_apnea3" not in str(u) for u in units)   # nothing written for the interrupted unit
     records = run_sweep(cfg)                                        # every lock was released: all complete
