@@ -22,7 +22,7 @@ import pytest
 import lsh_bench.samplers.llm.client as client_mod
 from lsh_bench.data.loader import load_dataset
 from lsh_bench.samplers.llm.client import LLMClient
-from lsh_bench.samplers.llm.concurrency import bounded_map, bounded_outcomes
+from lsh_bench.samplers.llm.concurrency import bounded_map, bounded_outcomes, is_prefetching, prefetching
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.replay_server import ReplayEndpoint
 from lsh_bench.samplers.llm.types import ChatRequest, ChatResponse
@@ -85,6 +85,17 @@ def test_bounded_map_raises_the_first_failure_in_input_order_after_all_ran() -> 
     assert out[0] == 1 and isinstance(out[1], ValueError)
     with pytest.raises(ValueError, match="max_concurrency"):
         bounded_map(work, [1], 0)
+
+
+def test_bounded_map_in_a_prefetch_pass_keeps_the_flag_on_its_threads() -> None:
+    def flag(_: int) -> bool:
+        time.sleep(0.01)
+        return is_prefetching()
+
+    assert bounded_map(flag, list(range(6)), 3) == [False] * 6
+    with prefetching():
+        assert bounded_map(flag, list(range(6)), 3) == [True] * 6
+    assert not is_prefetching()
 
 
 def test_chat_many_answers_in_request_order_and_counts_like_chat(tmp_path: Path) -> None:
