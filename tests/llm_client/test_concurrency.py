@@ -98,6 +98,23 @@ def test_bounded_map_in_a_prefetch_pass_keeps_the_flag_on_its_threads() -> None:
     assert not is_prefetching()
 
 
+def test_calls_in_flight_never_exceed_max_concurrency_whoever_asks(tmp_path: Path) -> None:
+    """Prefetch jobs on 4 threads, each asking 6 requests at once on 4 more: still at most 4 calls at once."""
+    backend = SlowEcho(delay=0.03)
+    c = LLMClient(LLMConfig(cache_dir=str(tmp_path), cache_mode="off", max_concurrency=4), backend=backend)
+    reqs = [[dataclasses.replace(REQ, seed=job, draw=d) for d in range(6)] for job in range(4)]
+
+    def job(rs: list[ChatRequest]) -> list[str]:
+        return [a.text for a in c.chat_many(rs)]
+
+    with c.prefetched([lambda rs=rs: job(rs) for rs in reqs]) as ready:
+        for i in range(len(reqs)):
+            ready(i)
+        assert backend.calls == 24 and 1 < backend.peak <= 4
+        assert [[c.chat(r).text for r in rs] for rs in reqs] == [[f"draw {d}" for d in range(6)]] * 4
+    assert backend.calls == 24 and c.usage.calls == 24 and c._prefetched == {}
+
+
 def test_chat_many_answers_in_request_order_and_counts_like_chat(tmp_path: Path) -> None:
     reqs = [dataclasses.replace(REQ, draw=d) for d in (3, 1, 2, 1, 0)]        # draw 1 asked twice
     backend = SlowEcho()
@@ -174,7 +191,7 @@ def test_unit_at_concurrency_4_equals_concurrency_1(make_cfg, tmp_path: Path, me
         recorded, ep.answer_missing, ep.answered, ep.peak_in_flight = ep.recorded, None, 0, 0   # new request: 404
         four = _run(make_cfg, method, ep, tmp_path / "c4", tmp_path / "r4", 4)
         assert ep.missing == 0 and ep.answered == recorded == one["llm"]["calls"]
-        assert ep.peak_in_flight > 1
+        assert 1 < ep.peak_in_flight <= 4      # overlapped, never more than the bound
     assert four["llm"]["calls"] == one["llm"]["calls"] > 0
     assert _comparable(four) == _comparable(one)
     assert _entries(tmp_path / "c4") == _entries(tmp_path / "c1")

@@ -4,6 +4,10 @@ Every request goes through the replay cache (``cache.py``) first; only real
 model calls count as calls, tokens, seconds and cost in ``usage``. The
 backend is built lazily, so a run replayed entirely from a read-only cache
 never loads the model or needs an API key.
+
+Concurrency (``llm.max_concurrency``): however many threads ask at once,
+at most ``llm.max_concurrency`` model calls of one client are in flight at a
+time (``get_client`` keeps one client per config and process).
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ class LLMClient:
         # key -> a prefetch pass's answer (or the error of its call), served once
         self._prefetched: dict[str, ChatResponse | Exception] = {}
         self._backend_lock = threading.Lock()  # builds the backend once
+        # The bound on model calls in flight at once, whoever asks. Only the backend call holds a
+        # slot (a thread waiting for another thread's answer holds none), so no wait can deadlock.
+        self._slots = threading.BoundedSemaphore(max(1, cfg.max_concurrency))
 
     @property
     def backend(self) -> ChatBackend:
@@ -201,7 +208,10 @@ class LLMClient:
 
     def _call(self, request: ChatRequest, key: str) -> ChatResponse:
         """A real model call, checked for size before it is counted, parsed or cached."""
-        response = dataclasses.replace(self.backend.chat(request), cached=False, key=key, model=self.cfg.model)
+        backend = self.backend
+        with self._slots:         # at most llm.max_concurrency calls in flight, whoever asks
+            answer = backend.chat(request)
+        response = dataclasses.replace(answer, cached=False, key=key, model=self.cfg.model)
         # Every backend, before the answer is counted, parsed or cached (the endpoint
         # backend also stops reading its HTTP body at this size).
         size = len(response.text.encode("utf-8"))
