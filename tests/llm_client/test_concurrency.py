@@ -1,4 +1,4 @@
-"""llm.max_concurrency: bounded_map, chat_many, and whole LM/LS units at 1 vs 4 against a loopback replay endpoint.
+"""llm.max_concurrency: bounded_map, chat_many, rounds asked ahead, and whole LM/LS units at 1 vs 4 against a loopback replay endpoint.
 
 The unit test is the acceptance check of the concurrency: the same unit at
 ``llm.max_concurrency=1`` and ``=4`` must ask the same requests (the second
@@ -16,19 +16,23 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 import lsh_bench.samplers.llm.client as client_mod
 from lsh_bench.data.loader import load_dataset
 from lsh_bench.samplers.llm.client import LLMClient
+from lsh_bench.errors import LLMOutputInvalid
 from lsh_bench.samplers.llm.concurrency import bounded_map, bounded_outcomes, is_prefetching, prefetching
 from lsh_bench.samplers.llm.config import LLMConfig
+from lsh_bench.samplers.llm.generator import generate_rows
 from lsh_bench.samplers.llm.replay_server import ReplayEndpoint
 from lsh_bench.samplers.llm.types import ChatRequest, ChatResponse
 from lsh_bench.store import load_ratio_stats
 from lsh_bench.sweep import run_sweep
-from tests.llm_gen.fakes import REPORT, good_program, good_variables, step_of
+from tests.llm_gen.fakes import REPORT, ScriptedBackend, good_program, good_variables, step_of
+from tests.llm_gen.test_hostile import SCHEMA, X_ALL, X_MIN
 
 REQ = ChatRequest(messages=(("user", "hi"),), json_schema=None, max_tokens=5, temperature=0.8, top_p=0.9, seed=1)
 
@@ -113,6 +117,102 @@ def test_calls_in_flight_never_exceed_max_concurrency_whoever_asks(tmp_path: Pat
         assert backend.calls == 24 and 1 < backend.peak <= 4
         assert [[c.chat(r).text for r in rs] for rs in reqs] == [[f"draw {d}" for d in range(6)]] * 4
     assert backend.calls == 24 and c.usage.calls == 24 and c._prefetched == {}
+
+
+class SlowScripted(ScriptedBackend):
+    """The scripted generator backend, ``delay`` s per call; counts the most calls at once."""
+
+    def __init__(self, *args, delay: float = 0.02, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.delay, self.now, self.peak, self.lock = delay, 0, 0, threading.Lock()
+
+    def chat(self, req: ChatRequest) -> ChatResponse:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(self.delay)
+        with self.lock:
+            self.now -= 1
+            return super().chat(req)
+
+
+def _generate(tmp: Path, concurrency: int, n_rows: int = 100, **script):
+    """One guarded generation (a program gives at most 16 rows: 7 rounds are sure at first for 100 rows)."""
+    backend = SlowScripted(SCHEMA, **script)
+    cfg = LLMConfig(cache_dir=str(tmp), max_retries=2, max_rounds=30, min_outputs_per_round=3,
+                    max_concurrency=concurrency)
+    client = LLMClient(cfg, backend=backend)
+    try:
+        rows, stats = generate_rows(X_MIN, n_rows, schema=SCHEMA, cfg=cfg, seed=3, client=client, X_train=X_ALL)
+    except LLMOutputInvalid as exc:
+        rows, stats = None, exc
+    return rows, stats, backend, client
+
+
+def _asked(backend: ScriptedBackend) -> list[tuple[str, int, int]]:
+    return sorted((step_of(r), r.seed, r.draw) for r in backend.requests)
+
+
+def test_a_generation_asks_its_sure_rounds_at_once_and_nothing_else_changes(tmp_path: Path) -> None:
+    rows1, stats1, backend1, client1 = _generate(tmp_path / "c1", 1)
+    rows4, stats4, backend4, client4 = _generate(tmp_path / "c4", 4)
+    assert backend1.peak == 1 and 1 < backend4.peak <= 4          # the rounds overlapped, within the bound
+    np.testing.assert_array_equal(rows4, rows1)
+    assert stats4.as_dict() == stats1.as_dict()
+    assert [len(s) for s in stats4.shown_rows] == [len(s) for s in stats1.shown_rows]
+    assert _asked(backend4) == _asked(backend1) and backend1.calls == 2 + stats1.rounds   # no request wasted
+    # the same requests, whole: content, seed, draw and decoding fields
+    assert sorted(json.dumps(r.as_dict(), sort_keys=True) for r in backend4.requests) == \
+        sorted(json.dumps(r.as_dict(), sort_keys=True) for r in backend1.requests)
+    u1, u4 = client1.take_usage(), client4.take_usage()
+    assert (u4.calls, u4.cache_hits, u4.keys) == (u1.calls, u1.cache_hits, u1.keys)
+    assert _entries(tmp_path / "c4") == _entries(tmp_path / "c1")
+    assert client4._prefetched == {}
+
+
+def test_rounds_asked_ahead_and_not_asked_are_dropped_when_the_generation_fails(tmp_path: Path) -> None:
+    bad = {"program": ["not a program"]}
+    _, err1, backend1, client1 = _generate(tmp_path / "c1", 1, **bad)
+    _, err4, backend4, client4 = _generate(tmp_path / "c4", 4, **bad)
+    assert isinstance(err1, LLMOutputInvalid) and str(err4) == str(err1)
+    assert backend1.calls == 2 + 3 and backend4.calls == 2 + 7     # 7 rounds were sure; 3 failed in a row
+    u1, u4 = client1.take_usage(), client4.take_usage()
+    assert (u4.calls, u4.keys) == (u1.calls, u1.keys)              # the 4 not asked: never counted,
+    assert _entries(tmp_path / "c4") == _entries(tmp_path / "c1")  # never cached,
+    assert client4._prefetched == {}                               # and not held
+
+
+def test_prefetched_generations_asking_rounds_ahead_stay_within_the_bound(tmp_path: Path) -> None:
+    """4 generations as prefetch jobs, each asking up to 7 rounds ahead: at most 3 calls at once, nothing else changes."""
+    seeds = [3, 4, 5, 6]
+
+    def run(concurrency: int):
+        backend = SlowScripted(SCHEMA)
+        cfg = LLMConfig(cache_dir=str(tmp_path), cache_mode="off", max_retries=2, max_rounds=30,
+                        min_outputs_per_round=3, max_concurrency=concurrency)
+        client = LLMClient(cfg, backend=backend)
+
+        def gen(seed: int):
+            return generate_rows(X_MIN, 100, schema=SCHEMA, cfg=cfg, seed=seed, client=client, X_train=X_ALL)
+
+        if concurrency == 1:
+            return [gen(s) for s in seeds], backend, client.take_usage(), client
+        out = []
+        with client.prefetched([lambda s=s: gen(s) for s in seeds]) as ready:
+            for i, s in enumerate(seeds):
+                ready(i)
+                out.append(gen(s))
+        return out, backend, client.take_usage(), client
+
+    one, backend1, usage1, _ = run(1)
+    three, backend3, usage3, client3 = run(3)
+    assert backend1.peak == 1 and 1 < backend3.peak <= 3
+    assert _asked(backend3) == _asked(backend1)
+    assert (usage3.calls, usage3.cache_hits, usage3.keys) == (usage1.calls, usage1.cache_hits, usage1.keys)
+    for (rows1, stats1), (rows3, stats3) in zip(one, three):
+        np.testing.assert_array_equal(rows3, rows1)
+        assert stats3.as_dict() == stats1.as_dict()
+    assert client3._prefetched == {}
 
 
 def test_chat_many_answers_in_request_order_and_counts_like_chat(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ model calls count as calls, tokens, seconds and cost in ``usage``. The
 backend is built lazily, so a run replayed entirely from a read-only cache
 never loads the model or needs an API key.
 
-Concurrency (``llm.max_concurrency``): however many threads ask at once,
+Concurrency (``llm.max_concurrency``): however many threads ask at once (a
+unit's prefetch jobs, each asking the program rounds it surely needs ahead),
 at most ``llm.max_concurrency`` model calls of one client are in flight at a
 time (``get_client`` keeps one client per config and process).
 """
@@ -24,7 +25,7 @@ from typing import Any
 from lsh_bench.errors import LLMCacheMiss, LLMError
 from lsh_bench.samplers.llm import backends
 from lsh_bench.samplers.llm.cache import ReplayCache, cache_key, entry_size_limit
-from lsh_bench.samplers.llm.concurrency import bounded_map, is_prefetching, prefetching
+from lsh_bench.samplers.llm.concurrency import bounded_map, bounded_outcomes, is_prefetching, prefetching
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.types import ChatBackend, ChatRequest, ChatResponse, LLMUsage
 
@@ -125,10 +126,60 @@ class LLMClient:
             pool.shutdown(wait=True, cancel_futures=True)
             self.drop_prefetched()
 
-    def drop_prefetched(self) -> None:
-        """Forget the prefetched answers not served (a sequential pass that stopped early)."""
+    def ask_ahead(self, requests: Sequence[ChatRequest]) -> list[str]:
+        """Ask now, at once, requests the caller will surely ``chat`` next, one by one; blocks until answered.
+
+        Why: a generation's program rounds do not depend on each other's
+        answers, so the rounds it surely still needs can be asked together
+        (``generator.program_rounds``); the caller then asks them one by one
+        as before and is served these answers. Requests, answers, cache
+        entries and usage are those of the caller alone; only the waiting
+        overlaps. Nothing happens under ``llm.max_concurrency=1`` or for
+        fewer than two requests.
+
+        In a prefetch pass the answers join the pass's. Outside one, the
+        requests are answered as in a prefetch pass (held in memory: no cache
+        write, no usage; the cache's own answers and those already held are
+        not asked again), and the caller's ``chat`` of each is served it as
+        the real call it was (written to the cache and counted then).
+        Returns the keys held for the caller outside a prefetch pass: if it
+        stops before asking them all (its generation failed), it drops them
+        with ``drop_prefetched(keys)``. Never raises: a call that fails is
+        held as its error, which the caller's ``chat`` of it meets; other
+        errors (a miss in a read-only cache) are left to that ``chat``.
+        """
+        limit = self.cfg.max_concurrency
+        requests = list(requests)
+        if limit < 2 or len(requests) < 2:
+            return []
+        if is_prefetching():
+            bounded_outcomes(self._answer, requests, limit)
+            return []
+        todo: dict[str, ChatRequest] = {}
+        for request in requests:
+            key = self.key(request)
+            with self._lock:
+                held = key in self._prefetched
+            if not held and not (self.cache.reads and self.cache.get(key) is not None):
+                todo.setdefault(key, request)
+        if len(todo) < 2:
+            return []
+
+        def answer(request: ChatRequest) -> ChatResponse:
+            with prefetching():
+                return self._answer(request)
+
+        bounded_outcomes(answer, list(todo.values()), limit)
+        return list(todo)
+
+    def drop_prefetched(self, keys: Sequence[str] | None = None) -> None:
+        """Forget prefetched answers not served (a sequential pass that stopped early): ``keys``, or all."""
         with self._lock:
-            self._prefetched.clear()
+            if keys is None:
+                self._prefetched.clear()
+            else:
+                for key in keys:
+                    self._prefetched.pop(key, None)
 
     def _answer(self, request: ChatRequest) -> ChatResponse:
         """The answer to one request (cache, prefetched answer, or the model); no usage counted.
