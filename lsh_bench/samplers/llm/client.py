@@ -47,8 +47,11 @@ class LLMClient:
         self._backend = backend
         self._lock = threading.Lock()          # usage, in-flight calls, prefetched answers
         self._inflight: dict[str, Future] = {}           # key -> the answer of the call under way
-        # key -> a prefetch pass's answer (or the error of its call), served once
-        self._prefetched: dict[str, ChatResponse | Exception] = {}
+        # key -> a prefetch pass's answers (or the errors of its calls), each served once, in order: one
+        # per ask of the key with cache reads (its repeats read the cache), one per ask of it without
+        self._prefetched: dict[str, list[ChatResponse | Exception]] = {}
+        # per prefetch-job thread: key -> what its ask_ahead got, for its own asks (without cache reads)
+        self._own = threading.local()
         self._backend_lock = threading.Lock()  # builds the backend once
         # The bound on model calls in flight at once, whoever asks. Only the backend call holds a
         # slot (a thread waiting for another thread's answer holds none), so no wait can deadlock.
@@ -101,6 +104,11 @@ class LLMClient:
         run (jobs start in the given order), so the sequential pass can work
         on job ``i`` while later jobs still wait for the model.
 
+        With cache reads, a request asked by several jobs is one call (the
+        sequential pass reads its repeats from the cache); without
+        (``cache_mode=off``), where a sequential run asks every repeat again,
+        each ask here is its own call, so the repeats overlap too.
+
         A call that fails here (an endpoint that is down, after its retries)
         is recorded like an answer: the sequential pass meets the same error
         at the same request, without asking again. Any other failure of a job
@@ -112,7 +120,7 @@ class LLMClient:
         if limit < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {limit}")
         pool = ThreadPoolExecutor(max_workers=max(1, min(limit, len(jobs))), thread_name_prefix="llm-prefetch")
-        futures = [pool.submit(_run_prefetch, job) for job in jobs]
+        futures = [pool.submit(self._run_prefetch, job) for job in jobs]
 
         def ready(i: int) -> None:
             outcome = futures[i].result()
@@ -153,7 +161,11 @@ class LLMClient:
         if limit < 2 or len(requests) < 2:
             return []
         if is_prefetching():
-            bounded_outcomes(self._answer, requests, limit)
+            outcomes = bounded_outcomes(self._answer, requests, limit)
+            if not self.cache.reads:    # these are the job's own asks (see _answer): its loop is served them
+                own = self._own_answers()
+                for request, outcome in zip(requests, outcomes):
+                    own.setdefault(self.key(request), []).append(outcome)
             return []
         todo: dict[str, ChatRequest] = {}
         for request in requests:
@@ -173,13 +185,33 @@ class LLMClient:
         return list(todo)
 
     def drop_prefetched(self, keys: Sequence[str] | None = None) -> None:
-        """Forget prefetched answers not served (a sequential pass that stopped early): ``keys``, or all."""
+        """Forget prefetched answers not served (a sequential pass that stopped early): one per key, or all."""
         with self._lock:
             if keys is None:
                 self._prefetched.clear()
-            else:
-                for key in keys:
+                return
+            for key in keys:
+                held = self._prefetched.get(key)
+                if held:
+                    held.pop()
+                if not held:
                     self._prefetched.pop(key, None)
+
+    def _own_answers(self) -> dict[str, list[ChatResponse | Exception]]:
+        own = getattr(self._own, "answers", None)
+        if own is None:
+            own = self._own.answers = {}
+        return own
+
+    def _run_prefetch(self, job: Callable[[], Any]) -> Any:
+        """One prefetch job on its thread; an exception is returned (``ready`` logs it), never dropped."""
+        with prefetching():
+            try:
+                return job()
+            except Exception as exc:
+                return exc
+            finally:
+                self._own.answers = {}    # what a failed job asked ahead and did not ask: not the next job's
 
     def _answer(self, request: ChatRequest) -> ChatResponse:
         """The answer to one request (cache, prefetched answer, or the model); no usage counted.
@@ -191,7 +223,12 @@ class LLMClient:
         """
         key = self.key(request)
         prefetch = is_prefetching()
-        if prefetch and (recorded := self._recorded(key, remove=False)) is not None:
+        if prefetch and (own := self._own_answers().get(key)):   # this job's ask_ahead asked it for this ask
+            outcome = own.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+        if prefetch and self.cache.reads and (recorded := self._recorded(key, remove=False)) is not None:
             return recorded
         if self.cache.reads:
             hit = self.cache.get(key)
@@ -211,22 +248,33 @@ class LLMClient:
         return self._single_flight(request, key, prefetch)
 
     def _recorded(self, key: str, remove: bool) -> ChatResponse | None:
-        """A prefetched answer; the error its call met is raised instead (and, outside a prefetch, removed)."""
+        """The key's first prefetched answer; the error its call met is raised instead (and, outside a prefetch, removed)."""
         with self._lock:
-            recorded = self._prefetched.pop(key, None) if remove else self._prefetched.get(key)
-            if isinstance(recorded, Exception) and not is_prefetching():
-                self._prefetched.pop(key, None)
+            held = self._prefetched.get(key)
+            recorded = held[0] if held else None
+            if held and (remove or (isinstance(recorded, Exception) and not is_prefetching())):
+                held.pop(0)
+                if not held:
+                    del self._prefetched[key]
         if isinstance(recorded, Exception):
             raise recorded
         return recorded
 
+    def _hold(self, key: str, outcome: ChatResponse | Exception) -> None:
+        """Keep a prefetch pass's answer: the one of its key with cache reads, one more without."""
+        with self._lock:
+            if self.cache.reads:
+                self._prefetched[key] = [outcome]
+            else:
+                self._prefetched.setdefault(key, []).append(outcome)
+
     def _single_flight(self, request: ChatRequest, key: str, prefetch: bool) -> ChatResponse:
-        """One model call per key at a time: a concurrent repeat waits and gets it as a cache hit.
+        """With cache reads, one model call per key at a time: a concurrent repeat waits and gets it as a cache hit.
 
         A sequential run would have read the repeat from the cache; without
-        cache reads (``cache_mode=off``, not prefetching) the repeat is asked again.
+        cache reads (``cache_mode=off``) the repeat is asked again, also in a prefetch pass.
         """
-        shared = self.cache.reads or prefetch
+        shared = self.cache.reads
         with self._lock:
             pending = self._inflight.get(key) if shared else None
             owner = pending is None
@@ -239,8 +287,7 @@ class LLMClient:
             response = self._call(request, key)
         except BaseException as exc:
             if prefetch and isinstance(exc, Exception):   # the sequential pass meets it again, not the model
-                with self._lock:
-                    self._prefetched[key] = exc
+                self._hold(key, exc)
             if pending is not None:
                 pending.set_exception(exc)
             raise
@@ -249,8 +296,7 @@ class LLMClient:
                 with self._lock:
                     self._inflight.pop(key, None)
         if prefetch:
-            with self._lock:
-                self._prefetched[key] = response
+            self._hold(key, response)
         elif self.cache.writes:
             self.cache.put(key, response, backend=self.cfg.backend)
         if pending is not None:
@@ -300,15 +346,6 @@ class LLMClient:
         with self._lock:
             taken, self.usage = self.usage, LLMUsage()
         return taken
-
-
-def _run_prefetch(job: Callable[[], Any]) -> Any:
-    """One prefetch job on its thread; an exception is returned (``ready`` logs it), never dropped."""
-    with prefetching():
-        try:
-            return job()
-        except Exception as exc:
-            return exc
 
 
 _CLIENTS: dict[tuple[int, str], LLMClient] = {}
