@@ -252,6 +252,18 @@ def test_prefetched_answers_are_served_once_as_the_calls_they_were(tmp_path: Pat
     assert c._prefetched == {}
 
 
+def test_replay_endpoint_records_a_request_asked_twice_at_once_once(tmp_path: Path) -> None:
+    def slow_answer(req: ChatRequest) -> str:
+        time.sleep(0.1)                 # both asks miss the cache before either records
+        return "ok"
+
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
+            "temperature": 0.8, "top_p": 0.9, "seed": 0}
+    ep = ReplayEndpoint(tmp_path, "m", 0, answer_missing=slow_answer)
+    assert bounded_map(lambda _: ep.answer(body)[0], [0, 1], 2) == [200, 200]
+    assert ep.recorded == 1 and ep.answered == 2 and len(list(tmp_path.rglob("*.json"))) == 1
+
+
 def _scripted_answer(schema):
     def answer(req: ChatRequest) -> str:
         step = step_of(req)
