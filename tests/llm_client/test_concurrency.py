@@ -1,7 +1,7 @@
-"""llm.max_concurrency: bounded_map, chat_many, rounds asked ahead, and whole LM/LS units at 1 vs 4 against a loopback replay endpoint.
+"""llm.max_concurrency: bounded_map, chat_many, rounds asked ahead, and whole LM/LS units at 1 vs 4 and 8 against a loopback replay endpoint.
 
 The unit test is the acceptance check of the concurrency: the same unit at
-``llm.max_concurrency=1`` and ``=4`` must ask the same requests (the second
+``llm.max_concurrency=1`` and ``=4`` (``=8`` with the cache off) must ask the same requests (the second
 run's server answers only what the first run recorded: a new request is an
 HTTP 404 and fails the unit), write the same cache entries, and give the
 same records, cells and per-ratio rows. Times are not compared (and not
@@ -271,14 +271,14 @@ def _scripted_answer(schema):
     return answer
 
 
-def _run(make_cfg, method: str, endpoint: ReplayEndpoint, cache: Path, results: Path, concurrency: int):
+def _run(make_cfg, method: str, endpoint: ReplayEndpoint, cache: Path, results: Path, concurrency: int,
+         cache_mode: str = "readwrite"):
     client_mod._CLIENTS.clear()
     (rec,) = run_sweep(make_cfg(
         f"method={method}", "dataset=haberman", "grid=smoke", "llm=vllm", f"llm.base_url={endpoint.base_url}",
-        "llm.max_retries=0", f"llm.cache_dir={cache}", f"run.results_dir={results}",
+        "llm.max_retries=0", f"llm.cache_dir={cache}", f"llm.cache_mode={cache_mode}", f"run.results_dir={results}",
         f"llm.max_concurrency={concurrency}",
         "llm.generator=guarded", "llm.prompts=compact",   # the scripted answers are the guarded generator's
-
     ))
     assert rec["status"] == "done", rec.get("reason")
     return rec
@@ -297,23 +297,32 @@ def _entries(cache: Path) -> dict[str, str]:
     return {p.stem: json.loads(p.read_text())["text"] for p in cache.rglob("*.json")}
 
 
-@pytest.mark.parametrize("method", ["lm", "ls"])
-def test_unit_at_concurrency_4_equals_concurrency_1(make_cfg, tmp_path: Path, method: str) -> None:
+@pytest.mark.parametrize("method,cache_mode,concurrency",
+                         [("lm", "readwrite", 4), ("ls", "readwrite", 4), ("lm", "off", 8), ("ls", "off", 8)])
+def test_unit_at_concurrency_n_equals_concurrency_1(make_cfg, tmp_path: Path, method: str, cache_mode: str,
+                                                    concurrency: int) -> None:
+    """With the cache off every repeated request is asked again, at any concurrency (LS: one fold's ratios
+    share their seed requests; LM: folds with the same N share the variables and program requests)."""
     cfg = make_cfg("dataset=haberman")
     schema = load_dataset(cfg.dataset["haberman"], cfg.data).schema
     # One server (its URL is part of the unit's config hash): recording, then replay only.
     with ReplayEndpoint(tmp_path / "server", "replay", 0, latency_s=0.05,
                         answer_missing=_scripted_answer(schema)) as ep:
-        one = _run(make_cfg, method, ep, tmp_path / "c1", tmp_path / "r1", 1)
-        assert ep.peak_in_flight == 1
+        one = _run(make_cfg, method, ep, tmp_path / "c1", tmp_path / "r1", 1, cache_mode)
+        assert ep.peak_in_flight == 1 and ep.answered == one["llm"]["calls"]
         recorded, ep.answer_missing, ep.answered, ep.peak_in_flight = ep.recorded, None, 0, 0   # new request: 404
-        four = _run(make_cfg, method, ep, tmp_path / "c4", tmp_path / "r4", 4)
-        assert ep.missing == 0 and ep.answered == recorded == one["llm"]["calls"]
-        assert 1 < ep.peak_in_flight <= 4      # overlapped, never more than the bound
-    assert four["llm"]["calls"] == one["llm"]["calls"] > 0
-    assert _comparable(four) == _comparable(one)
-    assert _entries(tmp_path / "c4") == _entries(tmp_path / "c1")
-    assert set(_entries(tmp_path / "c1")) == set(one["llm"]["keys"])
+        many = _run(make_cfg, method, ep, tmp_path / "cn", tmp_path / "rn", concurrency, cache_mode)
+        assert ep.missing == 0 and ep.answered == one["llm"]["calls"]
+        assert 1 < ep.peak_in_flight <= concurrency      # overlapped, never more than the bound
+    assert many["llm"]["calls"] == one["llm"]["calls"] > 0
+    assert _comparable(many) == _comparable(one)
+    assert many["llm"]["keys"] == one["llm"]["keys"]
+    assert _entries(tmp_path / "cn") == _entries(tmp_path / "c1")
+    if cache_mode == "readwrite":
+        assert recorded == one["llm"]["calls"]
+        assert set(_entries(tmp_path / "c1")) == set(one["llm"]["keys"])
+    else:
+        assert recorded < one["llm"]["calls"] and _entries(tmp_path / "c1") == {}   # repeats asked again
     timing = ["resample_seconds", "llm_seconds"]
-    pd.testing.assert_frame_equal(load_ratio_stats(tmp_path / "r4").drop(columns=timing),
+    pd.testing.assert_frame_equal(load_ratio_stats(tmp_path / "rn").drop(columns=timing),
                                   load_ratio_stats(tmp_path / "r1").drop(columns=timing))
