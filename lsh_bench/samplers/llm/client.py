@@ -4,6 +4,11 @@ Every request goes through the replay cache (``cache.py``) first; only real
 model calls count as calls, tokens, seconds and cost in ``usage``. The
 backend is built lazily, so a run replayed entirely from a read-only cache
 never loads the model or needs an API key.
+
+Concurrency (``llm.max_concurrency``): however many threads ask at once (a
+unit's prefetch jobs, each asking the program rounds it surely needs ahead),
+at most ``llm.max_concurrency`` model calls of one client are in flight at a
+time (``get_client`` keeps one client per config and process).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 from lsh_bench.errors import LLMCacheMiss, LLMError
 from lsh_bench.samplers.llm import backends
 from lsh_bench.samplers.llm.cache import ReplayCache, cache_key, entry_size_limit
-from lsh_bench.samplers.llm.concurrency import bounded_map, is_prefetching, prefetching
+from lsh_bench.samplers.llm.concurrency import bounded_map, bounded_outcomes, is_prefetching, prefetching
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.types import ChatBackend, ChatRequest, ChatResponse, LLMUsage
 
@@ -42,9 +47,15 @@ class LLMClient:
         self._backend = backend
         self._lock = threading.Lock()          # usage, in-flight calls, prefetched answers
         self._inflight: dict[str, Future] = {}           # key -> the answer of the call under way
-        # key -> a prefetch pass's answer (or the error of its call), served once
-        self._prefetched: dict[str, ChatResponse | Exception] = {}
+        # key -> a prefetch pass's answers (or the errors of its calls), each served once, in order: one
+        # per ask of the key with cache reads (its repeats read the cache), one per ask of it without
+        self._prefetched: dict[str, list[ChatResponse | Exception]] = {}
+        # per prefetch-job thread: key -> what its ask_ahead got, for its own asks (without cache reads)
+        self._own = threading.local()
         self._backend_lock = threading.Lock()  # builds the backend once
+        # The bound on model calls in flight at once, whoever asks. Only the backend call holds a
+        # slot (a thread waiting for another thread's answer holds none), so no wait can deadlock.
+        self._slots = threading.BoundedSemaphore(max(1, cfg.max_concurrency))
 
     @property
     def backend(self) -> ChatBackend:
@@ -93,6 +104,11 @@ class LLMClient:
         run (jobs start in the given order), so the sequential pass can work
         on job ``i`` while later jobs still wait for the model.
 
+        With cache reads, a request asked by several jobs is one call (the
+        sequential pass reads its repeats from the cache); without
+        (``cache_mode=off``), where a sequential run asks every repeat again,
+        each ask here is its own call, so the repeats overlap too.
+
         A call that fails here (an endpoint that is down, after its retries)
         is recorded like an answer: the sequential pass meets the same error
         at the same request, without asking again. Any other failure of a job
@@ -104,7 +120,7 @@ class LLMClient:
         if limit < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {limit}")
         pool = ThreadPoolExecutor(max_workers=max(1, min(limit, len(jobs))), thread_name_prefix="llm-prefetch")
-        futures = [pool.submit(_run_prefetch, job) for job in jobs]
+        futures = [pool.submit(self._run_prefetch, job) for job in jobs]
 
         def ready(i: int) -> None:
             outcome = futures[i].result()
@@ -118,10 +134,84 @@ class LLMClient:
             pool.shutdown(wait=True, cancel_futures=True)
             self.drop_prefetched()
 
-    def drop_prefetched(self) -> None:
-        """Forget the prefetched answers not served (a sequential pass that stopped early)."""
+    def ask_ahead(self, requests: Sequence[ChatRequest]) -> list[str]:
+        """Ask now, at once, requests the caller will surely ``chat`` next, one by one; blocks until answered.
+
+        Why: a generation's program rounds do not depend on each other's
+        answers, so the rounds it surely still needs can be asked together
+        (``generator.program_rounds``); the caller then asks them one by one
+        as before and is served these answers. Requests, answers, cache
+        entries and usage are those of the caller alone; only the waiting
+        overlaps. Nothing happens under ``llm.max_concurrency=1`` or for
+        fewer than two requests.
+
+        In a prefetch pass the answers join the pass's. Outside one, the
+        requests are answered as in a prefetch pass (held in memory: no cache
+        write, no usage; the cache's own answers and those already held are
+        not asked again), and the caller's ``chat`` of each is served it as
+        the real call it was (written to the cache and counted then).
+        Returns the keys held for the caller outside a prefetch pass: if it
+        stops before asking them all (its generation failed), it drops them
+        with ``drop_prefetched(keys)``. Never raises: a call that fails is
+        held as its error, which the caller's ``chat`` of it meets; other
+        errors (a miss in a read-only cache) are left to that ``chat``.
+        """
+        limit = self.cfg.max_concurrency
+        requests = list(requests)
+        if limit < 2 or len(requests) < 2:
+            return []
+        if is_prefetching():
+            outcomes = bounded_outcomes(self._answer, requests, limit)
+            if not self.cache.reads:    # these are the job's own asks (see _answer): its loop is served them
+                own = self._own_answers()
+                for request, outcome in zip(requests, outcomes):
+                    own.setdefault(self.key(request), []).append(outcome)
+            return []
+        todo: dict[str, ChatRequest] = {}
+        for request in requests:
+            key = self.key(request)
+            with self._lock:
+                held = key in self._prefetched
+            if not held and not (self.cache.reads and self.cache.get(key) is not None):
+                todo.setdefault(key, request)
+        if len(todo) < 2:
+            return []
+
+        def answer(request: ChatRequest) -> ChatResponse:
+            with prefetching():
+                return self._answer(request)
+
+        bounded_outcomes(answer, list(todo.values()), limit)
+        return list(todo)
+
+    def drop_prefetched(self, keys: Sequence[str] | None = None) -> None:
+        """Forget prefetched answers not served (a sequential pass that stopped early): one per key, or all."""
         with self._lock:
-            self._prefetched.clear()
+            if keys is None:
+                self._prefetched.clear()
+                return
+            for key in keys:
+                held = self._prefetched.get(key)
+                if held:
+                    held.pop()
+                if not held:
+                    self._prefetched.pop(key, None)
+
+    def _own_answers(self) -> dict[str, list[ChatResponse | Exception]]:
+        own = getattr(self._own, "answers", None)
+        if own is None:
+            own = self._own.answers = {}
+        return own
+
+    def _run_prefetch(self, job: Callable[[], Any]) -> Any:
+        """One prefetch job on its thread; an exception is returned (``ready`` logs it), never dropped."""
+        with prefetching():
+            try:
+                return job()
+            except Exception as exc:
+                return exc
+            finally:
+                self._own.answers = {}    # what a failed job asked ahead and did not ask: not the next job's
 
     def _answer(self, request: ChatRequest) -> ChatResponse:
         """The answer to one request (cache, prefetched answer, or the model); no usage counted.
@@ -133,7 +223,12 @@ class LLMClient:
         """
         key = self.key(request)
         prefetch = is_prefetching()
-        if prefetch and (recorded := self._recorded(key, remove=False)) is not None:
+        if prefetch and (own := self._own_answers().get(key)):   # this job's ask_ahead asked it for this ask
+            outcome = own.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+        if prefetch and self.cache.reads and (recorded := self._recorded(key, remove=False)) is not None:
             return recorded
         if self.cache.reads:
             hit = self.cache.get(key)
@@ -153,22 +248,33 @@ class LLMClient:
         return self._single_flight(request, key, prefetch)
 
     def _recorded(self, key: str, remove: bool) -> ChatResponse | None:
-        """A prefetched answer; the error its call met is raised instead (and, outside a prefetch, removed)."""
+        """The key's first prefetched answer; the error its call met is raised instead (and, outside a prefetch, removed)."""
         with self._lock:
-            recorded = self._prefetched.pop(key, None) if remove else self._prefetched.get(key)
-            if isinstance(recorded, Exception) and not is_prefetching():
-                self._prefetched.pop(key, None)
+            held = self._prefetched.get(key)
+            recorded = held[0] if held else None
+            if held and (remove or (isinstance(recorded, Exception) and not is_prefetching())):
+                held.pop(0)
+                if not held:
+                    del self._prefetched[key]
         if isinstance(recorded, Exception):
             raise recorded
         return recorded
 
+    def _hold(self, key: str, outcome: ChatResponse | Exception) -> None:
+        """Keep a prefetch pass's answer: the one of its key with cache reads, one more without."""
+        with self._lock:
+            if self.cache.reads:
+                self._prefetched[key] = [outcome]
+            else:
+                self._prefetched.setdefault(key, []).append(outcome)
+
     def _single_flight(self, request: ChatRequest, key: str, prefetch: bool) -> ChatResponse:
-        """One model call per key at a time: a concurrent repeat waits and gets it as a cache hit.
+        """With cache reads, one model call per key at a time: a concurrent repeat waits and gets it as a cache hit.
 
         A sequential run would have read the repeat from the cache; without
-        cache reads (``cache_mode=off``, not prefetching) the repeat is asked again.
+        cache reads (``cache_mode=off``) the repeat is asked again, also in a prefetch pass.
         """
-        shared = self.cache.reads or prefetch
+        shared = self.cache.reads
         with self._lock:
             pending = self._inflight.get(key) if shared else None
             owner = pending is None
@@ -181,8 +287,7 @@ class LLMClient:
             response = self._call(request, key)
         except BaseException as exc:
             if prefetch and isinstance(exc, Exception):   # the sequential pass meets it again, not the model
-                with self._lock:
-                    self._prefetched[key] = exc
+                self._hold(key, exc)
             if pending is not None:
                 pending.set_exception(exc)
             raise
@@ -191,8 +296,7 @@ class LLMClient:
                 with self._lock:
                     self._inflight.pop(key, None)
         if prefetch:
-            with self._lock:
-                self._prefetched[key] = response
+            self._hold(key, response)
         elif self.cache.writes:
             self.cache.put(key, response, backend=self.cfg.backend)
         if pending is not None:
@@ -201,7 +305,10 @@ class LLMClient:
 
     def _call(self, request: ChatRequest, key: str) -> ChatResponse:
         """A real model call, checked for size before it is counted, parsed or cached."""
-        response = dataclasses.replace(self.backend.chat(request), cached=False, key=key, model=self.cfg.model)
+        backend = self.backend
+        with self._slots:         # at most llm.max_concurrency calls in flight, whoever asks
+            answer = backend.chat(request)
+        response = dataclasses.replace(answer, cached=False, key=key, model=self.cfg.model)
         # Every backend, before the answer is counted, parsed or cached (the endpoint
         # backend also stops reading its HTTP body at this size).
         size = len(response.text.encode("utf-8"))
@@ -239,15 +346,6 @@ class LLMClient:
         with self._lock:
             taken, self.usage = self.usage, LLMUsage()
         return taken
-
-
-def _run_prefetch(job: Callable[[], Any]) -> Any:
-    """One prefetch job on its thread; an exception is returned (``ready`` logs it), never dropped."""
-    with prefetching():
-        try:
-            return job()
-        except Exception as exc:
-            return exc
 
 
 _CLIENTS: dict[tuple[int, str], LLMClient] = {}

@@ -7,7 +7,8 @@ object in one process, so threads change nothing there (its default is 1).
 
 Results always come back in the order of the inputs, whatever order the
 work finishes in, so code that consumes them sequentially behaves exactly
-as without concurrency.
+as without concurrency. The threads of a ``bounded_map`` called in a
+prefetch pass are in that pass too (the flag is passed on to them).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def bounded_outcomes(fn: Callable[[T], R], items: Sequence[T], max_concurrency: 
     items = list(items)
     if max_concurrency == 1 or len(items) <= 1:
         return [_outcome(fn, x) for x in items]
+    if is_prefetching():          # the flag is thread-local: the worker threads of a prefetch job carry it
+        fn = _in_prefetch(fn)
     with ThreadPoolExecutor(max_workers=min(max_concurrency, len(items)), thread_name_prefix="llm") as pool:
         futures = [pool.submit(_outcome, fn, x) for x in items]
         return [f.result() for f in futures]
@@ -55,6 +58,13 @@ def _outcome(fn: Callable[[T], R], x: T) -> R | BaseException:
         return fn(x)
     except Exception as exc:  # handed back to the caller in the item's place, never dropped
         return exc
+
+
+def _in_prefetch(fn: Callable[[T], R]) -> Callable[[T], R]:
+    def run(x: T) -> R:
+        with prefetching():
+            return fn(x)
+    return run
 
 
 @contextmanager

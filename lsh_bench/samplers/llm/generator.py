@@ -152,36 +152,64 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
     fixed = (estimated_tokens(report) + estimated_tokens(listed)
              + PROMPT_OVERHEAD_TOKENS + budget)
     start_mid = np.array([[midpoint(v) for v in variables]])
+
+    def prompt(k: int) -> tuple[np.ndarray, np.random.Generator, list[tuple[str, str]]]:
+        """Round k's example rows, its random stream (after choosing them) and messages: from k alone."""
+        r = g.rng(3, k)
+        example = rows_that_fit(g.X_minority, g.schema, g.cfg.n_ctx - fixed, g.cfg.example_rows, r)
+        msg = compact_prompts.program(g.schema, report, variables, descriptions, to_csv(example, g.schema),
+                                      g.cfg.min_outputs_per_round, g.cfg.prompts)
+        return example, r, [g.system(), ("user", msg)]
+
+    # Round k's request depends on k only (its example rows, its draw k), never on an earlier answer,
+    # and one program gives at most n_ops outputs per execution: so the rounds surely still needed,
+    # ceil(rows missing / most rows of one program), are asked at once (llm.max_concurrency > 1),
+    # then asked one by one below exactly as without them, and served those answers.
+    most_rows = n_ops * g.cfg.executions_per_program
+    prepared: dict[int, tuple[np.ndarray, np.random.Generator, list[tuple[str, str]]]] = {}
+    asked_ahead_to = 0                      # rounds below this one were asked ahead
+    held: list[str] = []                    # their answers the client holds for this generation
     rows: list[np.ndarray] = []
     total = failures = attempt = 0
     last: AnswerInvalid | None = None
-    while total < g.n_rows:
-        if attempt >= g.cfg.max_rounds:
-            raise g.session.fail("program", sum(v for k, v in g.stats.rejected.items() if k.startswith("program:")),
-                                 last, f", only {total} of {g.n_rows} rows after max_rounds={g.cfg.max_rounds} rounds")
-        r = g.rng(3, attempt)
-        example = rows_that_fit(g.X_minority, g.schema, g.cfg.n_ctx - fixed, g.cfg.example_rows, r)
-        g.stats.shown_rows.append(example)
-        msg = compact_prompts.program(g.schema, report, variables, descriptions, to_csv(example, g.schema),
-                                      g.cfg.min_outputs_per_round, g.cfg.prompts)
-        text = g.session.ask("program", [g.system(), ("user", msg)], pschema, budget, decoding).text
-        attempt += 1
-        if strict_ok(pmodel, text):
-            g.stats.first_try_valid["program"] += 1
-        try:
-            new = _execute(g, text, variables, n_ops, example if len(example) else start_mid, r)
-        except AnswerInvalid as err:
-            g.stats.rejected[f"program:{err.reason}"] += 1
-            last = err
-            failures += 1
-            if failures > g.cfg.max_retries:
-                raise g.session.fail("program", failures, last, " in a row") from None
-            continue
-        failures = 0
-        g.stats.rounds += 1
-        g.stats.executions += g.cfg.executions_per_program
-        rows.append(new)
-        total += len(new)
+    try:
+        while total < g.n_rows:
+            if attempt >= g.cfg.max_rounds:
+                raise g.session.fail("program",
+                                     sum(v for k, v in g.stats.rejected.items() if k.startswith("program:")), last,
+                                     f", only {total} of {g.n_rows} rows after max_rounds={g.cfg.max_rounds} rounds")
+            if g.cfg.max_concurrency > 1 and attempt >= asked_ahead_to:
+                sure = min(-(-(g.n_rows - total) // most_rows), g.cfg.max_rounds - attempt)
+                if sure > 1:
+                    prepared = {k: prompt(k) for k in range(attempt, attempt + sure)}
+                    held += g.session.ask_ahead("program", [prepared[k][2] for k in sorted(prepared)],
+                                                pschema, budget, decoding)
+                    asked_ahead_to = attempt + sure
+            example, r, messages = prepared.pop(attempt, None) or prompt(attempt)
+            g.stats.shown_rows.append(example)
+            text = g.session.ask("program", messages, pschema, budget, decoding).text
+            attempt += 1
+            if strict_ok(pmodel, text):
+                g.stats.first_try_valid["program"] += 1
+            try:
+                new = _execute(g, text, variables, n_ops, example if len(example) else start_mid, r)
+            except AnswerInvalid as err:
+                g.stats.rejected[f"program:{err.reason}"] += 1
+                last = err
+                failures += 1
+                if failures > g.cfg.max_retries:
+                    raise g.session.fail("program", failures, last, " in a row") from None
+                continue
+            failures = 0
+            g.stats.rounds += 1
+            g.stats.executions += g.cfg.executions_per_program
+            rows.append(new)
+            total += len(new)
+    finally:
+        if held:   # what the generation did not ask (it failed first) is dropped: nobody else is served it
+            drop = getattr(g.session.client, "drop_prefetched", None)
+            if drop is not None:
+                drop(held)
     return rows
 
 

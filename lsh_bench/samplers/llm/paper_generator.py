@@ -278,7 +278,16 @@ def _one_round(run: _PaperRun, report: str, specs: VariableSpecs, schema: dict) 
 
 
 def program_rounds(run: _PaperRun, report: str, specs: VariableSpecs) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Step 3: rounds until at least N outputs exist; each block is (values, absent) of its outputs."""
+    """Step 3: rounds until at least N outputs exist; each block is (values, absent) of its outputs.
+
+    Asked one by one, also under ``llm.max_concurrency`` > 1. Round k's
+    request depends on k alone (its sample, its draw), as in the guarded
+    generator, but the rounds a generation surely still needs cannot be
+    known ahead: the paper's program schema bounds no list (``op_seq``), so
+    one answer may hold every missing output and the sure number of further
+    rounds is always one (``generator.program_rounds`` asks its sure rounds
+    at once because its schema bounds a program's outputs).
+    """
     round_n = run.cfg.min_outputs_per_round
     program_schema = response_schema(StateObjectOpSequence)
     budget = run.cfg.max_rounds + math.ceil(run.n_rows / round_n)

@@ -63,18 +63,23 @@ class Session:
         self.client, self.cfg, self.seed, self.schema, self.stats = client, cfg, seed, schema, stats
         self.draws: Counter = Counter()
 
-    def ask(self, step: str, messages: list[tuple[str, str]], schema: dict | None, max_tokens: int,
-            decoding: dict[str, Any] | None = None) -> ChatResponse:
-        req = ChatRequest(
+    def request(self, step: str, messages: list[tuple[str, str]], schema: dict | None, max_tokens: int,
+                decoding: dict[str, Any] | None = None, ahead: int = 0) -> ChatRequest:
+        """The request ``ask`` sends now (``ahead=0``), or after ``ahead`` more asks of the same step."""
+        return ChatRequest(
             messages=tuple(messages),
             json_schema=schema,
             max_tokens=int(max_tokens),
             temperature=self.cfg.temperature,
             top_p=self.cfg.top_p,
             seed=int(self.seed),
-            draw=self.draws[step],
+            draw=self.draws[step] + ahead,
             decoding=decoding,
         )
+
+    def ask(self, step: str, messages: list[tuple[str, str]], schema: dict | None, max_tokens: int,
+            decoding: dict[str, Any] | None = None) -> ChatResponse:
+        req = self.request(step, messages, schema, max_tokens, decoding)
         self.draws[step] += 1
         resp = self.client.chat(req)
         self.stats.usage.count(resp)
@@ -82,6 +87,18 @@ class Session:
         self.stats.answer_completion_tokens += resp.completion_tokens
         self.stats.answers[step] += 1
         return resp
+
+    def ask_ahead(self, step: str, messages: list[list[tuple[str, str]]], schema: dict | None, max_tokens: int,
+                  decoding: dict[str, Any] | None = None) -> list[str]:
+        """Ask the next ``len(messages)`` requests of ``step`` at once (``LLMClient.ask_ahead``); ``ask`` then asks
+        them one by one as always. Draws and stats are untouched; a client without ``ask_ahead`` does nothing.
+
+        Returns the keys the client holds for this session (see ``LLMClient.ask_ahead``).
+        """
+        ahead = getattr(self.client, "ask_ahead", None)
+        if ahead is None:
+            return []
+        return ahead([self.request(step, m, schema, max_tokens, decoding, ahead=i) for i, m in enumerate(messages)])
 
     def fail(self, step: str, n: int, last: AnswerInvalid | None, extra: str = "") -> LLMOutputInvalid:
         return LLMOutputInvalid(
