@@ -48,7 +48,7 @@ def unit_row(label: str, rec: dict[str, Any], cache_dir: Path) -> dict[str, Any]
         "store": label, "scenario": rec["scenario"], "method": rec["method"].upper(), "dataset": rec["dataset"],
         # records written before llm.generator existed do not name one (they ran guarded/compact's forerunner)
         "generator": (f"{prov_llm.get('generator', 'unrecorded')}/{prov_llm.get('prompts', 'unrecorded')}"
-                      if keys else "-"),
+                      if prov_llm or keys else "-"),
         "status": rec["status"], "val_f1": rec.get("val_f1"), "test_f1": rec.get("test_f1"),
         "all1_test_f1": (rec.get("all_minority") or {}).get("test_f1"),
         "ratio": "-" if ratio is None else ratio, "classifier": choice.get("classifier") or "-",
@@ -71,13 +71,18 @@ def collect(stores: dict[str, Path], cache_dir: Path) -> pd.DataFrame:
 
 
 def paired(units: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
-    """Side by side per (scenario, method, dataset): each store's F1 and LLM cost (LLM methods only)."""
-    values = ["status", "val_f1", "test_f1", "requests", "missing_entries", "tokens", "llm_seconds"]
+    """Side by side per (scenario, method, dataset): each store's F1 and LLM cost (LLM methods only).
+
+    ``unit_seconds`` is the unit's own time: for a failed unit, how long it ran
+    before failing (a failed unit's record keeps no LLM usage).
+    """
+    values = ["status", "val_f1", "test_f1", "requests", "missing_entries", "tokens", "llm_seconds", "unit_seconds"]
     llm = units[units["method"].isin(["LM", "LS"])]
     wide = llm.pivot_table(index=["scenario", "method", "dataset"], columns="store", aggfunc="first", values=values)
     wide.columns = [f"{value}_{store}" for value, store in wide.columns]
     cols = [f"{v}_{s}" for v in values for s in labels if f"{v}_{s}" in wide.columns]
-    return wide[cols].reset_index()
+    counts = [c for c in cols if c.rsplit("_", 1)[0] in ("requests", "missing_entries", "tokens")]
+    return wide[cols].astype({c: "Int64" for c in counts}).reset_index()
 
 
 def to_markdown(df: pd.DataFrame) -> str:
