@@ -157,7 +157,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
 def plot(frame: pd.DataFrame, path: Path) -> Path:
     """Test F1 (left) and LLM tokens (right) against the seed share; LS solid, SS dashed, SM dotted."""
     done = frame[frame["status"] == "done"]
-    fig, (ax_f1, ax_cost) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax_f1, ax_cost) = plt.subplots(1, 2, figsize=(11, 5.4))
     colours = dict(zip(sorted(frame["dataset"].unique()), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     for dataset, colour in colours.items():
         for method, style in (("LS", "-o"), ("SS", "--s")):
@@ -180,9 +180,9 @@ def plot(frame: pd.DataFrame, path: Path) -> Path:
     xlabel = "seed share (seeds / rows that balance the classes)"
     ax_f1.set(xlabel=xlabel, ylabel="test F1 (minority)", title="Test F1 vs seed share (S1..S4; SM dotted)")
     ax_cost.set(xlabel=xlabel, ylabel="LLM tokens to write the seeds (thousands)", title="LS: LLM cost vs seed share")
-    for ax in (ax_f1, ax_cost):
+    for ax in (ax_f1, ax_cost):       # below the axes: inside, the F1 legend hid the lines near the top
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, ncol=2 if ax is ax_f1 else 1)
+            ax.legend(fontsize=7, ncol=3 if ax is ax_f1 else 1, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     for ax in (ax_f1, ax_cost):
         ax.set_xlim(-0.05, 1.05)
         ax.grid(alpha=0.3)
