@@ -44,8 +44,10 @@ def unit_row(label: str, rec: dict[str, Any], cache_dir: Path) -> dict[str, Any]
     keys = llm.get("keys") or []
     cost = generation_cost(keys, cache_dir)
     ratio = choice.get("ratio")
+    expander = ((rec.get("provenance") or {}).get("ls") or {}).get("expander", "smote")
+    method = rec["method"].upper() + ("" if expander == "smote" else f"[{expander}]")   # LS[borderline]
     return {
-        "store": label, "scenario": rec["scenario"], "method": rec["method"].upper(), "dataset": rec["dataset"],
+        "store": label, "scenario": rec["scenario"], "method": method, "dataset": rec["dataset"],
         # records written before llm.generator existed do not name one (they ran guarded/compact's forerunner)
         "generator": (f"{prov_llm.get('generator', 'unrecorded')}/{prov_llm.get('prompts', 'unrecorded')}"
                       if prov_llm or keys else "-"),
@@ -65,8 +67,9 @@ def collect(stores: dict[str, Path], cache_dir: Path) -> pd.DataFrame:
     if not rows:
         raise SystemExit(f"no unit records under {', '.join(map(str, stores.values()))}")
     out = pd.DataFrame(rows)
-    order = out["scenario"].map(SCENARIOS).fillna(9), out["method"].map(METHODS).fillna(9)
-    out = out.assign(_s=order[0], _m=order[1]).sort_values(["_s", "_m", "dataset", "store"], kind="mergesort")
+    order = out["scenario"].map(SCENARIOS).fillna(9), out["method"].str.split("[").str[0].map(METHODS).fillna(9)
+    out = out.assign(_s=order[0], _m=order[1]).sort_values(["_s", "_m", "method", "dataset", "store"],
+                                                           kind="mergesort")
     return out.drop(columns=["_s", "_m"]).reset_index(drop=True)
 
 
@@ -77,7 +80,7 @@ def paired(units: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     before failing (a failed unit's record keeps no LLM usage).
     """
     values = ["status", "val_f1", "test_f1", "requests", "missing_entries", "tokens", "llm_seconds", "unit_seconds"]
-    llm = units[units["method"].isin(["LM", "LS"])]
+    llm = units[units["method"].str.match(r"^(LM|LS)\b")]
     wide = llm.pivot_table(index=["scenario", "method", "dataset"], columns="store", aggfunc="first", values=values)
     wide.columns = [f"{value}_{store}" for value, store in wide.columns]
     cols = [f"{v}_{s}" for v in values for s in labels if f"{v}_{s}" in wide.columns]
