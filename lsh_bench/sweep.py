@@ -147,12 +147,13 @@ class PooledScheduler:
                         self._start(claim)
                     else:
                         exhausted = True
-                if not self.in_flight:
+                if not self.in_flight or (exhausted and not self.ready and self._only_orphans()):
                     break
                 finished, _ = wait(list(self.in_flight), return_when=FIRST_COMPLETED)
                 for fut in finished:
                     self._settle(fut, self.in_flight.pop(fut))
-            finished_cleanly = True
+            # Orphans left in flight: their workers are stopped rather than waited for (end_pool).
+            finished_cleanly = not self.in_flight
         finally:
             self._abandon()
             if self.pool is not None:
@@ -221,6 +222,15 @@ class PooledScheduler:
             self.done(unit.write(*out))
         finally:
             claim.lock.release()
+
+    def _only_orphans(self) -> bool:
+        """Every item in flight belongs to a unit already closed (failed): its result would be dropped.
+
+        Why it matters: an LLM unit fails at one generation while its other
+        generations run on (minutes each with the local model); at the end of a
+        sweep, nothing else is left, and waiting for them only delays the exit.
+        """
+        return all(id(item.job) not in self.open_units for item in self.in_flight.values())
 
     def _abandon(self) -> None:
         """On the way out (normally nothing is left; after Ctrl-C): release every lock (end_pool cancels)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -120,3 +123,39 @@ def test_sm_tasks_start_with_the_largest_ratio(make_cfg) -> None:
     job = UnitJob(cfg, load_dataset(cfg.dataset["haberman"], cfg.data))
     ratios = [item.tasks[0].ratio for item in job.cv_items]
     assert ratios == sorted(ratios, reverse=True) and len(set(ratios)) > 1
+
+
+def test_pooled_sweep_does_not_wait_for_the_items_of_a_failed_unit(make_cfg, monkeypatch) -> None:
+    """At the end of a sweep, items still running for a unit that already failed are stopped, not awaited.
+
+    An LLM unit failed at one generation while its others ran on for minutes. The pool here is a
+    thread pool (the slow item can be released from the test); ``end_pool`` is recorded.
+    """
+    cfg = make_cfg("dataset=haberman", "method=sm", "grid=smoke", "run.n_jobs=2")
+    release = threading.Event()
+    calls: list[int] = []
+    ended: list[tuple[int, bool]] = []
+
+    def tasks(*args: object) -> object:
+        calls.append(len(calls))
+        if len(calls) > 1:          # every item after the first: still running when the unit fails
+            release.wait(60)
+        return unit.run_tasks(*args)
+
+    def broken(self: UnitJob, out: list) -> object:
+        raise RuntimeError("boom in the first item")
+
+    def end(pool: object, futures: dict, cleanly: bool) -> None:
+        ended.append((len(futures), cleanly))
+        release.set()
+        pool.shutdown(wait=True)
+
+    monkeypatch.setattr(sweep, "run_tasks", tasks)
+    monkeypatch.setattr(sweep, "new_pool", lambda n_jobs: ThreadPoolExecutor(n_jobs))
+    monkeypatch.setattr(sweep, "end_pool", end)
+    monkeypatch.setattr(UnitJob, "add_cv", broken)
+    t0 = time.monotonic()
+    (record,) = run_sweep(cfg)
+    assert time.monotonic() - t0 < 30
+    assert record["status"] == "failed" and "boom in the first item" in record["reason"]
+    assert len(calls) == 2 and ended == [(1, False)]     # one orphan in flight: an unclean end, not a wait
