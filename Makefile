@@ -116,13 +116,16 @@ bench-llm: install
 # Figures 1 and 6 (rows on the PCA of the real rows; PNG + PDF + JSON of each panel's quality) into $(FIG_OUT).
 # Figure 1 replays LM/LS from $(FIG_CACHE) read-only (panels it lacks are left out and named; RECORD=1 lets the
 # local model answer them). Figure 6: the committed few-/zero-shot flare LM units, rows replayed at their commit
-# (scripts/replay_unit_rows.py) from results/smoke_store/llm_cache.
+# (scripts/replay_unit_rows.py) from results/smoke_store/llm_cache, then the four few-shot sets with the LM/LS
+# rows the llm-study's cache holds (a panel whose answers it lacks is left out and named in figure6_rows.json).
 FIG_OUT ?= results/figures
 FIG_CACHE ?= results/figure_cache
 figure1: install
 	PYTHONPATH=$(CURDIR) $(PY) scripts/figure_rows.py --figure 1 --dataset haberman --fold 0 --ratio 1.0 --cache $(FIG_CACHE) $(if $(RECORD),--record) --out $(FIG_OUT)
+FIG6_CACHE ?= results/llm_study/llm_cache
 figure6: install
-	PYTHONPATH=$(CURDIR) $(PY) scripts/figure_rows.py --figure 6 --fold 0 --ratio 1.0 --rows results/smoke_store/rows/fewshot_lm_flare.npz results/smoke_store/rows/zeroshot_lm_flare.npz --out $(FIG_OUT)
+	PYTHONPATH=$(CURDIR) $(PY) scripts/figure_rows.py --figure 6 --fold 0 --ratio 1.0 --rows results/smoke_store/rows/fewshot_lm_flare.npz results/smoke_store/rows/zeroshot_lm_flare.npz \
+	  --datasets analcatdata_draft,flare,blood-transfusion-service-center,analcatdata_birthday --methods lm,ls --cache $(FIG6_CACHE) --out $(FIG_OUT)
 
 # bench-quality: SM sweeps with the quality record on vs off, same run (results/bench/quality_on_off.json)
 QUALITY_DATASETS ?= haberman,vertebra-column,sa-heart,ionosphere,thoracic-surgery,wdbc

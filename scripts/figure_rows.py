@@ -56,6 +56,7 @@ from replay_unit_rows import schema_of  # noqa: E402  (a sibling script)
 from lsh_bench.unit import REFIT, UnitJob, fold_data  # noqa: E402
 
 LABELS = {"sm": "SM", "lm": "LM", "ls": "LS"}
+FOUR = "analcatdata_draft,flare,blood-transfusion-service-center,analcatdata_birthday"   # the paper's Table 3 sets
 SHOWN = ("paper_knn_mean", "paper_knn_real_mean", "copy_share", "shown_copy_share", "unique_share", "dcr_ratio",
          "detection_auc", "column_shape", "n_synthetic", "n_shown", "reference")
 
@@ -145,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--figure", choices=["1", "6"], default="1")
     p.add_argument("--dataset", default="haberman", help="figure 1: the dataset")
-    p.add_argument("--datasets", default="analcatdata_draft,flare,blood-transfusion-service-center,"
-                   "analcatdata_birthday", help="figure 6: one row per dataset")
+    p.add_argument("--datasets", default=None,
+                   help=f"figure 6: one row per dataset, built from --cache (default without --rows: {FOUR})")
     p.add_argument("--scenario", default=None, help="default: general (figure 1), fewshot (figure 6)")
     p.add_argument("--methods", default="sm,lm,ls")
     p.add_argument("--fold", type=int, default=0, help="-1 = the refit (the whole 70%%)")
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=ROOT / "results" / "llm_cache", help="LLM replay cache")
     p.add_argument("--record", action="store_true", help="let the model answer what the cache lacks (recorded)")
     p.add_argument("--rows", type=Path, nargs="*", default=[],
-                   help="figure 6: views from rows saved by scripts/replay_unit_rows.py instead of --datasets")
+                   help="figure 6: views from rows saved by scripts/replay_unit_rows.py, drawn before --datasets")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--set", action="append", default=[], help="extra Hydra override (repeatable)")
     args = p.parse_args(argv)
@@ -165,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         paths, notes, stem = figure1_rows(view, args.out, stem="figure1_rows"), [note], "figure1_rows"
     else:
         scenario = args.scenario or "fewshot"
-        built = [npz_view(path, args.fold, args.ratio) for path in args.rows] if args.rows else \
+        datasets = args.datasets if args.datasets is not None else ("" if args.rows else FOUR)
+        built = [npz_view(path, args.fold, args.ratio) for path in args.rows] + \
             [build_view(d, scenario, methods, args.fold, args.ratio, args.cache, args.record, args.set)
-             for d in args.datasets.split(",")]
+             for d in datasets.split(",") if d]
         paths, notes, stem = figure6_rows([v for v, _ in built], args.out, stem="figure6_rows"), \
             [n for _, n in built], "figure6_rows"
     meta = args.out / f"{stem}.json"

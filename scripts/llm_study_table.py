@@ -85,7 +85,9 @@ def paired(units: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     wide.columns = [f"{value}_{store}" for value, store in wide.columns]
     cols = [f"{v}_{s}" for v in values for s in labels if f"{v}_{s}" in wide.columns]
     counts = [c for c in cols if c.rsplit("_", 1)[0] in ("requests", "missing_entries", "tokens")]
-    return wide[cols].astype({c: "Int64" for c in counts}).reset_index()
+    out = wide[cols].astype({c: "Int64" for c in counts}).reset_index()
+    return out.sort_values("scenario", key=lambda c: c.map(SCENARIOS).fillna(9), kind="mergesort",
+                           ignore_index=True)
 
 
 def to_markdown(df: pd.DataFrame) -> str:

@@ -58,12 +58,20 @@ def test_figure_rows_script_draws_sm_and_lists_what_the_cache_lacks(tmp_path: Pa
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-def test_figure6_from_the_committed_units_rows(tmp_path: Path) -> None:
-    rows = sorted((ROOT / "results" / "smoke_store" / "rows").glob("*_lm_flare.npz"))
+def test_figure6_from_the_committed_units_rows_and_the_study_cache(tmp_path: Path, mirror: Path, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)              # the paths as `make figure6` gives them (they appear in the JSON)
+    rows = sorted(Path("results", "smoke_store", "rows").glob("*_lm_flare.npz"))
     assert len(rows) == 2
-    assert figure_rows.main(["--figure", "6", "--rows", *map(str, rows), "--out", str(tmp_path)]) == 0
+    assert figure_rows.main(["--figure", "6", "--fold", "0", "--ratio", "1.0", "--rows", *map(str, rows),
+                             "--datasets", figure_rows.FOUR, "--methods", "lm,ls",
+                             "--cache", "results/llm_study/llm_cache",
+                             "--set", f"data.mirror_dirs=[{mirror}]", "--set", "data.use_openml=false",
+                             "--out", str(tmp_path)]) == 0     # what `make figure6` runs
     meta = json.loads((tmp_path / "figure6_rows.json").read_text())
-    few, zero = meta["views"]
+    few, zero, *four = meta["views"]
+    assert [v["dataset"] for v in four] == figure_rows.FOUR.split(",")
+    # the few-shot LS units of the study: replayed from its cache, no model (the cache is read-only)
+    assert all(v["panels"]["LS"]["quality"]["n_synthetic"] > 0 for v in four)
     assert few["scenario"] == "fewshot" and zero["scenario"] == "zeroshot" and zero["n_real_minority"] == 0
     assert zero["panels"]["LM"]["quality"]["detection_auc"] == 1.0     # zero-shot rows: told apart perfectly
     for name in ("figure6_rows.png", "figure6_rows.pdf", "figure6_rows.json"):     # the committed figure, byte for byte
