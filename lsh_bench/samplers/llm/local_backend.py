@@ -134,6 +134,11 @@ class GenerationDeadline:
         self.wall_ends_at = time.monotonic() + seconds
         self.hit = False
 
+    @property
+    def counted(self) -> str:
+        """What the seconds count, for the error message."""
+        return "the decoding thread's CPU time" if self.clock is time.thread_time else "wall time"
+
     def expired(self) -> bool:
         if not self.hit:
             if threading.get_ident() == self.thread:
@@ -146,10 +151,6 @@ class GenerationDeadline:
 def deadline_clock(n_threads: int) -> Callable[[], float]:
     """What a local request's deadline counts: the decoding thread's CPU time with one llama.cpp thread, else wall time."""
     return time.thread_time if n_threads == 1 else time.monotonic
-
-
-def _counted(n_threads: int) -> str:
-    return "the decoding thread's CPU time" if n_threads == 1 else "wall time"
 
 
 def _set_abort_callback(llm: "llama_cpp.Llama", callback: Any) -> None:
@@ -217,7 +218,7 @@ class LocalBackend:
                     # Not retried: the same request and seed would generate the same tokens again.
                     raise LLMError(
                         f"local LLM {self.model} ({self.model_path}) did not finish its answer within "
-                        f"llm.request_deadline_s={self.cfg.request_deadline_s:g} s of {_counted(self.cfg.n_threads)} "
+                        f"llm.request_deadline_s={self.cfg.request_deadline_s:g} s of {deadline.counted} "
                         f"(stopped after {time.perf_counter() - t0:.1f} s wall); raise the deadline or lower "
                         f"llm.max_tokens"
                     ) from exc
