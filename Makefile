@@ -156,22 +156,27 @@ figure4: install
 
 # seed-study: the paper code's S1..S4 (ls.seed_steps=0..3) for LS, with SS and SM as references without an
 # LLM; one store per (method, step) under $(SEED_STUDY)/store, one LLM replay cache $(SEED_STUDY)/llm_cache
-# (committed: answers recorded once are replayed). Writes seed_study.csv/.md/.png there. The longer LLM
+# (committed: answers recorded once are replayed; recorded with llm=local_v1, the embedded model's settings
+# before its fast defaults, so it stays pinned). Writes seed_study.csv/.md/.png there. The longer LLM
 # deadline (an execution setting, not in the unit hash): a 135M answer took > 600 s on a loaded 2-core machine.
 SEED_STUDY ?= results/seed_study
 dataset ?= smoke
 seed-study: install
-	nice -n 5 $(PY) scripts/seed_study.py --dataset $(dataset) --grid smoke --study $(SEED_STUDY) -- run.n_jobs=2 \
-	  llm.request_deadline_s=3600
+	nice -n 5 $(PY) scripts/seed_study.py --dataset $(dataset) --grid smoke --study $(SEED_STUDY) -- llm=local_v1 \
+	  run.n_jobs=2 llm.request_deadline_s=3600
 
-# llm-study: LM and LS under the guarded generator (llm=local's default) and the paper's generator and prompts
+# llm-study: LM and LS under the guarded generator (STUDY_LLM=local_v1: the study began before llm=local's fast
+# defaults, and its store and cache keep those settings; STUDY_LLM=local LLM_STUDY=<dir> runs it with them)
+# and the paper's generator and prompts
 # (llm.generator=paper llm.prompts=paper; max_tokens raised, as docs/paper_generator.md says), on the general
 # smoke datasets and the paper's four few-/zero-shot sets, with ORG and SM beside them; one store per generator,
 # one shared replay cache (committed: a rerun replays every answer). Then the side-by-side table
 # (scripts/llm_study_table.py) -> $(LLM_STUDY)/{units,paired}.{csv,md}. Hours of model time on 2 cores;
 # a failed unit does not stop the others (exit 1 at the end; rerun to retry it).
 LLM_STUDY ?= results/llm_study
-STUDY_RUN = run.n_jobs=2 llm.cache_dir=$(LLM_STUDY)/llm_cache
+STUDY_LLM ?= local_v1
+STUDY_JOBS ?= 2
+STUDY_RUN = llm=$(STUDY_LLM) run.n_jobs=$(STUDY_JOBS) llm.cache_dir=$(LLM_STUDY)/llm_cache
 STUDY_GUARDED = $(STUDY_RUN) run.results_dir=$(LLM_STUDY)/guarded
 STUDY_PAPER = $(STUDY_RUN) run.results_dir=$(LLM_STUDY)/paper llm.generator=paper llm.prompts=paper llm.max_tokens=4096
 llm-study: install

@@ -91,7 +91,26 @@ class LLMConfig(BaseModel):
     # executes a program once (1); the embedded 135M model writes ~5 usable outputs per program,
     # so conf/llm/local.yaml raises it to keep LM sweeps to minutes, not hours.
     executions_per_program: int = Field(1, ge=1, le=100)
+    # None: every accepted program runs exactly executions_per_program times (the paper: 1). A
+    # number: a program runs as often as the rows still missing need (at least
+    # executions_per_program, at most this), so a large N needs one program round, not N/100:
+    # each round's prompt and answer cost the embedded model seconds (flare, N=394: 4 rounds).
+    max_executions_per_program: int | None = Field(None, ge=1, le=1000)
+    # Where a program's ``init`` takes its real row: "shown" = the round's example rows (before),
+    # "minority" = any of the training part's minority rows. With few example rows and one round
+    # (the local defaults), "shown" left 5 start rows: half of haberman's LM rows were duplicates.
+    start_rows: Literal["shown", "minority"] = "shown"
     report_words: int = Field(500, gt=0)
+    # Rows of the fold's minority the report prompt shows (a seeded sample when fewer than there
+    # are); None = as many as fit the context. The report's prompt is most of a generation's
+    # prompt tokens on datasets with many minority rows (vertebra-column: 2,762 tokens, all 56 rows).
+    report_rows: int | None = Field(None, gt=0)
+    # Local backend: the llama.cpp tensor type the GGUF file is converted to once before it is
+    # loaded (a file beside it under LSH_BENCH_MODEL_CACHE, ~/.cache/lsh-bench/models by default),
+    # e.g. "Q8_0"; None = the file as shipped. The shipped Q4_1 has no fast CPU kernels: its
+    # Q8_0 copy (near lossless) evaluates prompts ~1.6x and tokens ~1.2x faster here
+    # (scripts/bench_llm.py). Part of the answers' cache key (``model_id``).
+    weights: Literal["Q8_0", "F16", "Q4_0"] | None = None
     # Which generator turns answers into rows (docs/paper_generator.md): "paper" = the paper's code
     # (init zeros, its five distributions, no clipping; endpoint presets), "guarded" = the harness's
     # own for small models (real start rows, enums, repairs, clipping; llm=local).
@@ -103,7 +122,14 @@ class LLMConfig(BaseModel):
 
     #: The values every unit had before ``generator``/``prompts`` existed: left out of the unit's
     #: config hash when they hold them, so the results of ``llm=local`` keep their identity.
-    LEGACY_DEFAULTS: ClassVar[dict[str, str]] = {"generator": "guarded", "prompts": "compact"}
+    LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {"generator": "guarded", "prompts": "compact",
+                                                    "report_rows": None, "weights": None,
+                                                    "max_executions_per_program": None, "start_rows": "shown"}
+
+    @property
+    def model_id(self) -> str:
+        """The model as answers are keyed and recorded: ``model``, plus the converted weights' type if any."""
+        return self.model if self.weights is None else f"{self.model}+{self.weights}"
 
     def hash_payload(self, exclude: set[str]) -> dict[str, object]:
         """What of the LLM config enters a unit's hash: all but ``exclude``, and the new keys only off their legacy value."""
@@ -113,11 +139,18 @@ class LLMConfig(BaseModel):
     @model_validator(mode="after")
     def _prompts_fit_the_generator(self) -> "LLMConfig":
         # The shipped sets; a directory's answer format is checked when it is loaded.
-        wrong = {"paper": "compact", "guarded": "paper"}[self.generator]
-        if self.prompts == wrong:
-            raise ValueError(f"llm.prompts={wrong} is written for the other generator; llm.generator={self.generator} "
-                             f"needs llm.prompts={'paper' if self.generator == 'paper' else 'compact'} "
+        wrong = {"paper": ("compact", "lean"), "guarded": ("paper",)}[self.generator]
+        if self.prompts in wrong:
+            raise ValueError(f"llm.prompts={self.prompts} is written for the other generator; llm.generator={self.generator} "
+                             f"needs llm.prompts={'paper' if self.generator == 'paper' else 'lean or compact'} "
                              "(or a directory of that answer format)")
+        return self
+
+    @model_validator(mode="after")
+    def _weights_are_local(self) -> "LLMConfig":
+        if self.weights is not None and self.backend != "local":
+            raise ValueError(f"llm.weights={self.weights} converts the local model's file; the {self.backend} backend "
+                             "has no file to convert (set llm.weights: null)")
         return self
 
     @field_validator("api_key_env")

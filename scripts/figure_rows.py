@@ -61,8 +61,14 @@ SHOWN = ("paper_knn_mean", "paper_knn_real_mean", "copy_share", "shown_copy_shar
          "detection_auc", "column_shape", "n_synthetic", "n_shown", "reference")
 
 
+# The llm= preset the committed figure caches were recorded with (results/figure_cache, the
+# llm-study's cache): llm=local before its fast defaults. Replaying them needs the same requests.
+RECORDED_LLM = "local_v1"
+
+
 def compose_config(dataset: str, scenario: str, method: str, cache: Path, record: bool, extra: list[str]) -> BenchConfig:
-    overrides = [f"dataset={dataset}", f"scenario={scenario}", f"method={method}", f"llm.cache_dir={cache}",
+    overrides = [f"dataset={dataset}", f"scenario={scenario}", f"method={method}", f"llm={RECORDED_LLM}",
+                 f"llm.cache_dir={cache}",
                  f"llm.cache_mode={'readwrite' if record else 'readonly'}", *extra]
     mirror = ROOT.parent / "shared" / "datasets"
     if "LSH_BENCH_DATA" not in os.environ and (mirror / "manifest.csv").is_file():

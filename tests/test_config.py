@@ -126,6 +126,10 @@ def test_unit_config_hashes_are_kept() -> None:
     and ``llm=openai`` runs the paper's generator and prompts (with ``max_tokens`` 16384). Those
     entries keep their hash from before (``config_hash_before_14``), which their
     ``legacy_overrides`` must give back: a store of the old behaviour stays reachable by config.
+
+    Issue #15 gave ``llm=local`` fast defaults (converted weights, capped report rows, the ``lean``
+    set, programs run as often as needed): LM/LS units under it are new units. The stored ones keep
+    their hash under ``llm=local_v1`` (the former values), which the LM/LS cases name.
     """
     cases = json.loads(UNIT_HASHES.read_text())
     assert {c["overrides"][1] for c in cases} >= {"method=sm", "method=lm", "method=ls", "method=org"}
@@ -138,6 +142,13 @@ def test_unit_config_hashes_are_kept() -> None:
             assert unit_config_hash(old, old.dataset[case["dataset"]]) == case["config_hash_before_14"], case
     changed = {(c["overrides"][1], c["overrides"][2]) for c in cases if "legacy_overrides" in c}
     assert not any(m in ("method=sm", "method=org") and s == "scenario=general" for m, s in changed)
+    for case in cases:       # llm=local (fast defaults) vs local_v1: a new unit for LM/LS, the same for SM/ORG
+        if "llm=local_v1" in case["overrides"]:
+            now = compose_config([o for o in case["overrides"] if o != "llm=local_v1"])
+            assert unit_config_hash(now, now.dataset[case["dataset"]]) != case["config_hash"], case["overrides"]
+        elif case["overrides"][1] in ("method=sm", "method=org"):
+            v1 = compose_config(case["overrides"] + ["llm=local_v1"])
+            assert unit_config_hash(v1, v1.dataset[case["dataset"]]) == case["config_hash"], case["overrides"]
 
 
 def test_strict_validation_and_llm_limits_are_not_hashed() -> None:

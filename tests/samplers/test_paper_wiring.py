@@ -27,12 +27,14 @@ def test_presets_name_their_generator_and_prompts() -> None:
         llm = compose_config(["method=lm", f"llm={preset}"]).llm
         assert (llm.generator, llm.prompts, llm.max_tokens) == ("paper", "paper", 16384), preset
     local = compose_config(["method=lm"]).llm
-    assert (local.generator, local.prompts) == ("guarded", "compact")
+    assert (local.generator, local.prompts) == ("guarded", "lean")
+    v1 = compose_config(["method=lm", "llm=local_v1"]).llm
+    assert (v1.generator, v1.prompts) == ("guarded", "compact")
     both = compose_config(["method=lm", "llm.generator=paper", "llm.prompts=paper"]).llm
     assert (both.generator, both.prompts) == ("paper", "paper")
 
 
-@pytest.mark.parametrize("generator, prompts", [("paper", "compact"), ("guarded", "paper")])
+@pytest.mark.parametrize("generator, prompts", [("paper", "compact"), ("paper", "lean"), ("guarded", "paper")])
 def test_a_prompt_set_of_the_other_generator_is_refused(generator, prompts) -> None:
     with pytest.raises(ValidationError, match=f"llm.prompts={prompts} is written for the other generator"):
         LLMConfig(generator=generator, prompts=prompts)
@@ -44,8 +46,10 @@ def test_generator_and_prompts_enter_the_hash_of_llm_units_only() -> None:
         return unit_config_hash(cfg, cfg.dataset["haberman"])
 
     paper = ("llm.generator=paper", "llm.prompts=paper")
-    # the legacy values (llm=local) are not in the payload: spelt out or not, the same hash
-    assert h("method=lm") == h("method=lm", "llm.generator=guarded", "llm.prompts=compact")
+    # the legacy values (llm=local_v1) are not in the payload: spelt out or not, the same hash
+    v1 = "llm=local_v1"
+    assert h("method=lm", v1) == h("method=lm", v1, "llm.generator=guarded", "llm.prompts=compact")
+    assert h("method=lm") != h("method=lm", v1)           # llm=local's fast defaults: new units
     assert h("method=lm") != h("method=lm", *paper) != h("method=lm", "llm.generator=paper", "llm.prompts=/x")
     assert h("method=ls") != h("method=ls", *paper)
     assert h("method=sm") == h("method=sm", *paper)      # no LLM: nothing of llm= is hashed

@@ -67,7 +67,7 @@ class LLMClient:
         return self._backend
 
     def key(self, request: ChatRequest) -> str:
-        return cache_key(self.cfg.backend, self.cfg.model, request)
+        return cache_key(self.cfg.backend, self.cfg.model_id, request)
 
     def chat(self, request: ChatRequest) -> ChatResponse:
         """The recorded answer if there is one (per cache mode), else a real call (recorded in readwrite)."""
@@ -237,7 +237,7 @@ class LLMClient:
             if self.cache.mode == "readonly":
                 raise LLMCacheMiss(
                     f"replay cache {self.cache.cache_dir} is read-only (llm.cache_mode=readonly) and has no "
-                    f"entry for key {key} (model {self.cfg.model}, draw {request.draw}); record it with "
+                    f"entry for key {key} (model {self.cfg.model_id}, draw {request.draw}); record it with "
                     f"llm.cache_mode=readwrite"
                 )
         if not prefetch and (recorded := self._recorded(key, remove=False)) is not None:
@@ -308,13 +308,13 @@ class LLMClient:
         backend = self.backend
         with self._slots:         # at most llm.max_concurrency calls in flight, whoever asks
             answer = backend.chat(request)
-        response = dataclasses.replace(answer, cached=False, key=key, model=self.cfg.model)
+        response = dataclasses.replace(answer, cached=False, key=key, model=self.cfg.model_id)
         # Every backend, before the answer is counted, parsed or cached (the endpoint
         # backend also stops reading its HTTP body at this size).
         size = len(response.text.encode("utf-8"))
         if size > self.cfg.max_answer_bytes:
             raise LLMError(
-                f"the answer of the LLM ({self.cfg.backend} backend, model {self.cfg.model}"
+                f"the answer of the LLM ({self.cfg.backend} backend, model {self.cfg.model_id}"
                 f"{', ' + self.cfg.base_url if self.cfg.backend == 'openai' and self.cfg.base_url else ''}) is "
                 f"{size} bytes, more than llm.max_answer_bytes={self.cfg.max_answer_bytes}; not parsed, not cached"
             )

@@ -28,6 +28,18 @@ DEFAULT_SET = "compact"
 PROGRAM_ROUND_PART = ("Example rows of this class (CSV):", "No example rows are available.")
 
 
+def prefix_until(step: str, ps: PromptSet | str | None = None) -> tuple[str, ...]:
+    """Where ``step``'s prompt splits for the local decoder: the set's ``prefix_until`` for it.
+
+    The program step of a set that declares none (``compact``) splits at
+    ``PROGRAM_ROUND_PART`` as it always did; its other steps do not split.
+    """
+    p = prompt_set(ps)
+    if step in p.prefix_until:
+        return p.prefix_until[step]
+    return PROGRAM_ROUND_PART if step == "program" else ()
+
+
 @lru_cache(maxsize=8)
 def _cached(name: str) -> PromptSet:
     return load_prompt_set(name)

@@ -14,7 +14,8 @@ one named step each:
 3. **programs** (JSON, ``program_rounds``; ``schemas.program_model``), each
    shown the report, the variables and a seeded sample of ``example_rows``
    minority rows, asked for at least ``min_outputs_per_round`` outputs,
-   executed by the state machine (``executions_per_program`` times, each
+   executed by the state machine (``executions_per_program`` times, or as
+   often as the missing rows need up to ``max_executions_per_program``, each
    from a fresh start row with fresh jitter; 1 = the paper), until at least
    N rows exist; exactly N are kept (seeded subsample, ``keep_rows``).
 
@@ -102,11 +103,12 @@ def ask_report(g: _Generation) -> str:
     if g.local:
         longest = int(1.5 * words)                 # parse_report keeps at most this many words
         budget = REPORT_TOKENS_PER_WORD * longest + 64
-        decoding: dict[str, Any] | None = decoding_request(prose=(words, longest))
+        decoding: dict[str, Any] | None = decoding_request(
+            prose=(words, longest), prefix_until=compact_prompts.prefix_until("report", g.cfg.prompts))
     else:
         budget, decoding = min(g.cfg.max_tokens, int(1.5 * words) + 50), None
     shown = rows_that_fit(g.X_minority, g.schema, g.cfg.n_ctx - budget - PROMPT_OVERHEAD_TOKENS,
-                          len(g.X_minority), g.rng(1))
+                          g.cfg.report_rows or len(g.X_minority), g.rng(1))
     g.stats.rows_shown_report = len(shown)
     g.stats.shown_rows.append(shown)
     msg = compact_prompts.report(g.schema, to_csv(shown, g.schema), len(shown), len(g.X_minority), words,
@@ -121,7 +123,8 @@ def ask_variables(g: _Generation, report: str) -> tuple[list[Variable], dict[str
     if g.local:
         grammar = variables_grammar(g.schema)
         budget = min(g.cfg.n_ctx // 2, max_bytes(grammar))
-        decoding: dict[str, Any] | None = decoding_request(grammar=grammar)
+        decoding: dict[str, Any] | None = decoding_request(
+            grammar=grammar, prefix_until=compact_prompts.prefix_until("variables", g.cfg.prompts))
     else:
         budget, decoding = min(g.cfg.n_ctx // 2, max(g.cfg.max_tokens, 80 * len(g.schema))), None
     msg = compact_prompts.variables(g.schema, report, g.cfg.prompts)
@@ -145,7 +148,7 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
         grammar = program_grammar(g.schema, n_ops, g.cfg.min_outputs_per_round)
         budget = min(g.cfg.n_ctx // 2, max_bytes(grammar))
         decoding: dict[str, Any] | None = decoding_request(grammar=grammar,
-                                                           prefix_until=compact_prompts.PROGRAM_ROUND_PART)
+                                                           prefix_until=compact_prompts.prefix_until("program", g.cfg.prompts))
     else:
         budget, decoding = g.cfg.max_tokens, None
     listed = compact_prompts.variables_text(variables, descriptions, g.cfg.prompts)
@@ -165,7 +168,7 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
     # and one program gives at most n_ops outputs per execution: so the rounds surely still needed,
     # ceil(rows missing / most rows of one program), are asked at once (llm.max_concurrency > 1),
     # then asked one by one below exactly as without them, and served those answers.
-    most_rows = n_ops * g.cfg.executions_per_program
+    most_rows = n_ops * max(g.cfg.executions_per_program, g.cfg.max_executions_per_program or 0)
     prepared: dict[int, tuple[np.ndarray, np.random.Generator, list[tuple[str, str]]]] = {}
     asked_ahead_to = 0                      # rounds below this one were asked ahead
     held: list[str] = []                    # their answers the client holds for this generation
@@ -192,7 +195,8 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
             if strict_ok(pmodel, text):
                 g.stats.first_try_valid["program"] += 1
             try:
-                new = _execute(g, text, variables, n_ops, example if len(example) else start_mid, r)
+                new, runs = _execute(g, text, variables, n_ops, start_rows(g, example, start_mid), r,
+                                     g.n_rows - total)
             except AnswerInvalid as err:
                 g.stats.rejected[f"program:{err.reason}"] += 1
                 last = err
@@ -202,7 +206,7 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
                 continue
             failures = 0
             g.stats.rounds += 1
-            g.stats.executions += g.cfg.executions_per_program
+            g.stats.executions += runs
             rows.append(new)
             total += len(new)
     finally:
@@ -213,13 +217,29 @@ def program_rounds(g: _Generation, report: str, variables: list[Variable],
     return rows
 
 
+def start_rows(g: _Generation, example: np.ndarray, start_mid: np.ndarray) -> np.ndarray:
+    """The rows a program's ``init`` starts from (``llm.start_rows``); zero-shot: the ranges' midpoints."""
+    if g.cfg.start_rows == "minority" and len(g.X_minority):
+        return g.X_minority
+    return example if len(example) else start_mid
+
+
+def executions(cfg: LLMConfig, n_outputs: int, missing: int) -> int:
+    """How often a program with ``n_outputs`` outputs runs when ``missing`` rows are still wanted."""
+    runs = cfg.executions_per_program
+    if cfg.max_executions_per_program is not None and n_outputs > 0:
+        runs = max(runs, min(cfg.max_executions_per_program, -(-missing // n_outputs)))
+    return runs
+
+
 def _execute(g: _Generation, text: str, variables: list[Variable], n_ops: int, start_rows: np.ndarray,
-             r: np.random.Generator) -> np.ndarray:
-    """A program answer's rows: parsed, then run ``executions_per_program`` times (one stream ``r``)."""
+             r: np.random.Generator, missing: int) -> tuple[np.ndarray, int]:
+    """A program answer's rows and how many times it ran (``executions``; one stream ``r`` for all runs)."""
     ops = parse_program(text, g.schema, variables, n_ops, g.stats.repairs)
+    runs = executions(g.cfg, sum(op.op == "output" for op in ops), missing)
     try:
         # one stream r for all executions: execution 1 is exactly the paper's single run
-        return np.vstack([run_program(ops, variables, start_rows, r) for _ in range(g.cfg.executions_per_program)])
+        return np.vstack([run_program(ops, variables, start_rows, r) for _ in range(runs)]), runs
     except ProgramError as e:
         raise AnswerInvalid("bad_program", str(e)) from None
 

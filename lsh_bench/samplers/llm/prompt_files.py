@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Mapping
@@ -82,6 +82,9 @@ class PromptSet:
     answer_format: str
     source: str                       # directory the templates were read from
     templates: Mapping[str, str]      # "report.system" -> text
+    # step -> texts where the prompt's shared prefix ends for the local decoder (set.json
+    # "prefix_until"; decoding.py): what comes before is evaluated once and kept in the KV cache.
+    prefix_until: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def render(self, key: str, **values: object) -> str:
         if key not in self.templates:
@@ -117,6 +120,11 @@ def load_prompt_set(name: str) -> PromptSet:
     fmt = meta.get("answer_format") if isinstance(meta, dict) else None
     if fmt not in REQUIRED:
         raise PromptSetError(f"{manifest}: answer_format must be one of {sorted(REQUIRED)}, got {fmt!r}")
+    prefix_until = meta.get("prefix_until", {})
+    if not (isinstance(prefix_until, dict) and all(
+            isinstance(v, list) and all(isinstance(m, str) and m for m in v) for v in prefix_until.values())):
+        raise PromptSetError(f"{manifest}: prefix_until must map a step to a list of non-empty texts, "
+                             f"got {prefix_until!r}")
     templates: dict[str, str] = {}
     for key, expected in REQUIRED[fmt].items():
         path = directory / f"{key}.txt"
@@ -130,4 +138,5 @@ def load_prompt_set(name: str) -> PromptSet:
         if found != expected:
             raise PromptSetError(f"{path}: placeholders {sorted(found)}, expected {sorted(expected)}")
         templates[key] = text
-    return PromptSet(name=name, answer_format=fmt, source=str(directory), templates=templates)
+    return PromptSet(name=name, answer_format=fmt, source=str(directory), templates=templates,
+                     prefix_until={k: tuple(v) for k, v in prefix_until.items()})
