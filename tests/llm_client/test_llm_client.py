@@ -109,9 +109,27 @@ def test_llm_config_files_validate(name: str) -> None:
 
 
 def test_every_config_field_is_set_in_every_llm_yaml() -> None:
+    """A preset names every field (a standalone file), or extends one preset and sets only what differs."""
     fields = set(LLMConfig.model_fields)
     for path in sorted(CONF_LLM.glob("*.yaml")):
-        assert set(yaml.safe_load(path.read_text())) == fields, path.name
+        raw = yaml.safe_load(path.read_text())
+        if "defaults" in raw:
+            base, self_ = raw.pop("defaults")
+            assert self_ == "_self_" and (CONF_LLM / f"{base}.yaml").is_file(), path.name
+            assert set(raw) < fields, path.name
+        else:
+            assert set(raw) == fields, path.name
+
+
+def test_local_v1_is_the_former_local_preset() -> None:
+    """``llm=local_v1`` = ``llm=local`` before its fast defaults: the pydantic defaults of the fields added."""
+    local = yaml.safe_load((CONF_LLM / "local.yaml").read_text())
+    v1 = yaml.safe_load((CONF_LLM / "local_v1.yaml").read_text())
+    v1.pop("defaults")
+    cfg = LLMConfig(**{**local, **v1})
+    assert cfg.model_id == "SmolLM2-135M-Instruct-Q4_1" and cfg.prompts == "compact"
+    assert {k: getattr(cfg, k) for k in LLMConfig.LEGACY_DEFAULTS} == LLMConfig.LEGACY_DEFAULTS
+    assert (cfg.report_words, cfg.example_rows, cfg.executions_per_program) == (500, 30, 10)
 
 
 def test_missing_model_file_names_both_places(tmp_path: Path) -> None:
