@@ -93,7 +93,8 @@ def _first_error(overrides: list[str]) -> str:
                        "api_key_env, temperature, top_p, max_tokens, timeout_s, request_deadline_s, "
                        "max_answer_bytes, max_retries, retry_backoff_s, max_concurrency, n_ctx, n_threads, "
                        "price_per_1k_prompt, price_per_1k_completion, cache_mode, cache_dir, example_rows, "
-                       "min_outputs_per_round, max_rounds, executions_per_program, report_words, generator, prompts"),
+                       "min_outputs_per_round, max_rounds, executions_per_program, max_executions_per_program, "
+                       "start_rows, report_words, report_rows, weights, generator, prompts"),
     ("dataset.wdbc.foo=1", "error: dataset.wdbc.foo: unknown key (typo?); keys of dataset.wdbc: name, paper_row,"),
     ("ratios=[0.2,", "error: cannot parse the override 'ratios=[0.2,': no viable alternative at input '[0.2,'"),
     ("method=sm,lm", "error: Ambiguous value for argument 'method=sm,lm' 1. To use it as a list"),
