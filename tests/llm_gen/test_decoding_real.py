@@ -76,3 +76,28 @@ def test_answer_depends_on_request_and_seed_only(backend: LocalBackend) -> None:
     assert fresh.text == first.text and fresh.timings["logit_sum"] == first.timings["logit_sum"]
     # a different draw is a different sample of the same prompt
     assert backend.chat(dataclasses.replace(a, draw=1)).timings["logit_sum"] != first.timings["logit_sum"]
+
+
+def test_a_retried_lean_report_rereads_only_its_instruction_with_the_q8_0_weights(tmp_path, monkeypatch) -> None:
+    """llm=local's defaults for real: the Q8_0 copy answers, and a report asked again (the next draw)
+    re-evaluates only the text after the lean set's marker, while a fresh model gives the same answer."""
+    from lsh_bench.samplers.llm import local_backend
+
+    monkeypatch.setenv(local_backend.MODEL_CACHE_ENV, str(tmp_path))
+    q8 = LocalBackend(LLMConfig(cache_mode="off", n_ctx=2048, weights="Q8_0", prompts="lean"))
+    assert q8.model == "SmolLM2-135M-Instruct-Q4_1+Q8_0" and q8.model_path.parent == tmp_path
+    marker = compact_prompts.prefix_until("report", "lean")
+    user = compact_prompts.report(SCHEMA, ROWS_B, 3, 3, 20, "lean")
+    assert user.count(marker[0]) == 1
+
+    def report(draw: int) -> ChatRequest:
+        return ChatRequest(messages=(("system", compact_prompts.system(5, "lean")), ("user", user)),
+                           json_schema=None, max_tokens=120, temperature=0.8, top_p=0.9, seed=7, draw=draw,
+                           decoding=decoding_request(prose=(20, 30), prefix_until=marker))
+
+    first = q8.chat(report(0))
+    retry = q8.chat(report(1))
+    assert first.text.strip() and retry.timings["prefix_reused_tokens"] > 0
+    assert retry.timings["prompt_eval_tokens"] < 80 < retry.timings["prefix_reused_tokens"]
+    q8._forget_prefix()
+    assert q8.chat(report(1)).text == retry.text           # the kept prefix changed nothing
