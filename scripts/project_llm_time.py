@@ -83,6 +83,12 @@ def seconds(rows: list[int], m: dict[str, float]) -> float:
     return sum(m["fixed_s"] + math.ceil(n / m["rows_per_round"]) * m["round_s"] for n in rows if n >= 1)
 
 
+def _shown(path: str) -> str:
+    """``path`` relative to the repository when it is inside it (the JSON is committed)."""
+    p = Path(path).resolve()
+    return str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", default="mirrored", help="a dataset group or name (the dataset= override)")
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         names = list(validate(compose("config", overrides=[f"dataset={args.datasets}"])).dataset)
     gens = generations(names, ["data.use_openml=false"])
-    report: dict[str, Any] = {"what": __doc__.split("\n\n")[0], "bench": args.bench, "datasets": len(names),
+    report: dict[str, Any] = {"what": __doc__.split("\n\n")[0], "bench": _shown(args.bench), "datasets": len(names),
                               "cost_model": {"mean": mean, **models}, "n_jobs": args.n_jobs, "methods": {}}
     for method in ("lm", "ls"):
         rows = [n for g in gens.values() for n in g[method]]
