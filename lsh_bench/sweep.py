@@ -207,7 +207,7 @@ class PooledScheduler:
         except (KeyboardInterrupt, SystemExit, StoreUnwritable):
             raise
         except Exception as exc:
-            unit.failed(exc)
+            unit.failed(exc, job)
             self._close(job, claim, unit)
 
     def _close(self, job: UnitJob | None, claim: Claim, unit: UnitRun,

@@ -351,8 +351,21 @@ class UnitRun:
                             "n_minority": ds.n_minority})
         return ds
 
-    def failed(self, exc: Exception) -> None:
-        """Record why the unit did not finish (re-raises under ``run.fail_fast``)."""
+    def failed(self, exc: Exception, job: "UnitJob | None" = None) -> None:
+        """Record why the unit did not finish (re-raises under ``run.fail_fast``).
+
+        An LLM unit that fails has still cost model calls: its record's ``llm`` section then holds
+        what is known — the finished CV groups' usage (``job``) plus the failed generation's
+        (``exc.llm_usage``, set by the LLM sampler) — marked ``"complete": false`` (groups that
+        were running beside it, or done before it in its own group, are not counted).
+        """
+        spent = LLMUsage()
+        for _, _, scored in (job.results if job is not None else []):
+            spent.add(scored.usage)
+        if isinstance(getattr(exc, "llm_usage", None), LLMUsage):
+            spent.add(exc.llm_usage)
+        if spent.calls or spent.cache_hits:
+            self.fields["llm"] = {**usage_fields(spent, []), "complete": False}
         if isinstance(exc, DatasetUnavailable):
             self.fields.update({"status": "unavailable", "reason": str(exc)})
         elif isinstance(exc, SamplerNotApplicable):
@@ -384,6 +397,7 @@ def compute_unit(cfg: BenchConfig, spec: DatasetSpec, store: UnitStore, config_h
     """Load, run, and write one unit; failures become a recorded ``failed`` unit."""
     unit = UnitRun(cfg, spec, store, config_hash, code)
     cells = ratios = quality = None
+    job: UnitJob | None = None
     try:
         job = UnitJob(cfg, unit.load())
         fields, cells, ratios = run_job(job, progress)
@@ -392,5 +406,5 @@ def compute_unit(cfg: BenchConfig, spec: DatasetSpec, store: UnitStore, config_h
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:
-        unit.failed(exc)
+        unit.failed(exc, job)
     return unit.write(cells, ratios, quality)

@@ -77,7 +77,9 @@ def paired(units: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """Side by side per (scenario, method, dataset): each store's F1 and LLM cost (LLM methods only).
 
     ``unit_seconds`` is the unit's own time: for a failed unit, how long it ran
-    before failing (a failed unit's record keeps no LLM usage).
+    before failing. A failed unit's record keeps the LLM usage known when it
+    failed (its finished groups and the failed generation, ``complete: false``)
+    since this session's change; older failed records keep none.
     """
     values = ["status", "val_f1", "test_f1", "requests", "missing_entries", "tokens", "llm_seconds", "unit_seconds"]
     llm = units[units["method"].str.match(r"^(LM|LS)\b")]

@@ -115,6 +115,51 @@ def test_ls_makes_at_most_a_fifth_of_lm_calls_and_reruns_make_none(make_cfg, tmp
     assert sum(b.calls for b in backend_calls) == n_before
 
 
+def test_a_failed_llm_unit_records_what_its_calls_cost(make_cfg, tmp_path, monkeypatch) -> None:
+    """A unit that fails in its LLM step still spent calls: the record says how many (marked incomplete)."""
+    cfg = make_cfg("dataset=haberman")
+    schema = load_dataset(cfg.dataset["haberman"], cfg.data).schema
+    served: list[ScriptedBackend] = []
+
+    def scripted(llm_cfg):      # every program answer names no column: each generation fails at the program step
+        served.append(ScriptedBackend(schema, program=['{"ops":[{"op":"set_to","var":"nope","value":1}]}']))
+        return served[-1]
+
+    monkeypatch.setattr(backends, "make_backend", scripted)
+    (rec,) = run_sweep(make_cfg("method=lm", "dataset=haberman", "grid=smoke", "ratios=[0.4]",
+                                "llm.max_executions_per_program=null", f"llm.cache_dir={tmp_path / 'cache'}"))
+    assert rec["status"] == "failed" and "LLMOutputInvalid" in rec["reason"]
+    llm = rec["llm"]
+    assert llm["complete"] is False and llm["calls"] >= 2 + 1 + 3      # report, variables, 1 + max_retries programs
+    assert llm["calls"] <= sum(b.calls for b in served) and len(llm["keys"]) == len(set(llm["keys"])) > 0
+    assert llm["prompt_tokens"] == 100 * llm["calls"]                  # the scripted backend's 100 per call
+    # a unit that fails before any LLM call records no llm section
+    (miss,) = run_sweep(make_cfg("method=ls", "dataset=haberman", "grid=smoke", "llm.cache_mode=readonly",
+                                 f"llm.cache_dir={tmp_path / 'empty'}", f"run.results_dir={tmp_path / 'r2'}"))
+    assert miss["status"] == "failed" and "llm" not in miss
+
+
+def test_failed_sums_the_finished_groups_and_the_failed_generation(make_cfg) -> None:
+    """The pool's path (``sweep._settle``): finished CV groups' usage + the exception's, marked incomplete."""
+    from types import SimpleNamespace
+
+    from lsh_bench.config import unit_config_hash
+    from lsh_bench.samplers.llm.types import LLMUsage
+
+    cfg = make_cfg("method=lm", "dataset=haberman")
+    spec = cfg.dataset["haberman"]
+    run = unit.UnitRun(cfg, spec, store=None, config_hash=unit_config_hash(cfg, spec), code={})
+    done = [(0, f, SimpleNamespace(usage=LLMUsage(calls=3, prompt_tokens=30, seconds=1.5, keys=[f"k{f}"])))
+            for f in range(2)]
+    exc = ValueError("the program step failed")
+    exc.llm_usage = LLMUsage(calls=4, prompt_tokens=40, seconds=2.0, keys=["k9"])
+    run.failed(exc, SimpleNamespace(results=done))
+    llm = run.fields["llm"]
+    assert (llm["calls"], llm["prompt_tokens"], llm["seconds"], llm["keys"], llm["complete"]) == (
+        10, 100, 5.0, ["k0", "k1", "k9"], False)
+    assert run.fields["status"] == "failed"
+
+
 def test_readonly_cache_miss_is_a_recorded_failure_naming_the_cache(make_cfg, tmp_path) -> None:
     (rec,) = run_sweep(make_cfg("method=ls", "dataset=haberman", "grid=smoke", "llm.cache_mode=readonly",
                                 f"llm.cache_dir={tmp_path / 'empty_cache'}"))

@@ -152,8 +152,15 @@ class LLMOverSampler(BaseOverSampler):
         take = getattr(client, "take_usage", None)
         if take is not None:
             take()  # resets the client's counter: usage_ is this fit's usage only, what came before is not ours
-        rows, stats = _generate(X[y == label_min], n_new, schema=schema, cfg=cfg, seed=int(self.llm_seed),
-                                client=client, X_train=X)
+        try:
+            rows, stats = _generate(X[y == label_min], n_new, schema=schema, cfg=cfg, seed=int(self.llm_seed),
+                                    client=client, X_train=X)
+        except Exception as exc:
+            if take is not None:
+                # What the failed generation cost (calls, tokens, seconds, cache keys): the failed unit's
+                # record carries it (``UnitRun.failed``); an exception's attributes survive pickling.
+                exc.llm_usage = take()
+            raise
         self.usage_: LLMUsage = take() if take is not None else stats.usage
         self.generation_ = stats
         self.n_generated_ = n_new
