@@ -127,6 +127,24 @@ def provenance(cfg: BenchConfig, ds: Dataset | None, config_hash: str, code: dic
     return prov
 
 
+def failed_usage(finished: list[LLMUsage], exc: BaseException) -> dict[str, Any] | None:
+    """The ``llm`` section of a failed unit: what is known its calls cost, or None without any.
+
+    An LLM unit that fails has still cost model calls: the finished CV groups'
+    usage plus the failed generation's (``exc.llm_usage``, set by the LLM
+    sampler), marked ``"complete": false`` — groups running beside it, or done
+    before it in its own group, are not counted.
+    """
+    spent = LLMUsage()
+    for usage in finished:
+        spent.add(usage)
+    if isinstance(getattr(exc, "llm_usage", None), LLMUsage):
+        spent.add(exc.llm_usage)
+    if not (spent.calls or spent.cache_hits):
+        return None
+    return {**usage_fields(spent, []), "complete": False}
+
+
 def usage_fields(usage: LLMUsage, ratio_rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The record's ``llm`` section: calls, tokens, seconds, cost, rejected answers and repairs, cache keys."""
     return {

@@ -53,7 +53,7 @@ from lsh_bench.models.preprocess import Mode, categorical_for_sampler
 from lsh_bench.protocol import all_minority_scores, plan_ratios, round_f1, select
 from lsh_bench.quality.unit_rows import frame_columns, part_row, record_section
 from lsh_bench.quality_config import QualitySpec
-from lsh_bench.record import identity, provenance, ratio_row, usage_fields
+from lsh_bench.record import failed_usage, identity, provenance, ratio_row, usage_fields
 from lsh_bench.samplers.llm.prefetch import llm_prefetched
 from lsh_bench.samplers.llm.types import LLMUsage
 from lsh_bench.samplers.registry import SamplerContext, build_sampler
@@ -352,20 +352,9 @@ class UnitRun:
         return ds
 
     def failed(self, exc: Exception, job: "UnitJob | None" = None) -> None:
-        """Record why the unit did not finish (re-raises under ``run.fail_fast``).
-
-        An LLM unit that fails has still cost model calls: its record's ``llm`` section then holds
-        what is known — the finished CV groups' usage (``job``) plus the failed generation's
-        (``exc.llm_usage``, set by the LLM sampler) — marked ``"complete": false`` (groups that
-        were running beside it, or done before it in its own group, are not counted).
-        """
-        spent = LLMUsage()
-        for _, _, scored in (job.results if job is not None else []):
-            spent.add(scored.usage)
-        if isinstance(getattr(exc, "llm_usage", None), LLMUsage):
-            spent.add(exc.llm_usage)
-        if spent.calls or spent.cache_hits:
-            self.fields["llm"] = {**usage_fields(spent, []), "complete": False}
+        """Record why the unit did not finish (re-raises under ``run.fail_fast``), and what its LLM calls cost."""
+        if (spent := failed_usage([s.usage for _, _, s in job.results] if job else [], exc)) is not None:
+            self.fields["llm"] = spent
         if isinstance(exc, DatasetUnavailable):
             self.fields.update({"status": "unavailable", "reason": str(exc)})
         elif isinstance(exc, SamplerNotApplicable):
