@@ -133,7 +133,9 @@ def failed_usage(finished: list[LLMUsage], exc: BaseException) -> dict[str, Any]
     An LLM unit that fails has still cost model calls: the finished CV groups'
     usage plus the failed generation's (``exc.llm_usage``, set by the LLM
     sampler), marked ``"complete": false`` — groups running beside it, or done
-    before it in its own group, are not counted.
+    before it in its own group, are not counted. The failed generation's rejected
+    answers (``exc.rejected``) are counted too: a replayed failure makes no call,
+    but its record still shows why it failed.
     """
     spent = LLMUsage()
     for usage in finished:
@@ -142,7 +144,9 @@ def failed_usage(finished: list[LLMUsage], exc: BaseException) -> dict[str, Any]
         spent.add(exc.llm_usage)
     if not (spent.calls or spent.cache_hits):
         return None
-    return {**usage_fields(spent, []), "complete": False}
+    fields = usage_fields(spent, [])
+    fields["rejected"] = dict(sorted((getattr(exc, "rejected", None) or {}).items()))
+    return {**fields, "complete": False}
 
 
 def usage_fields(usage: LLMUsage, ratio_rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -133,6 +133,14 @@ def test_a_failed_llm_unit_records_what_its_calls_cost(make_cfg, tmp_path, monke
     assert llm["complete"] is False and llm["calls"] >= 2 + 1 + 3      # report, variables, 1 + max_retries programs
     assert llm["calls"] <= sum(b.calls for b in served) and len(llm["keys"]) == len(set(llm["keys"])) > 0
     assert llm["prompt_tokens"] == 100 * llm["calls"]                  # the scripted backend's 100 per call
+    assert sum(n for k, n in llm["rejected"].items() if k.startswith("program:")) >= 3   # why it failed, counted
+    # replayed from the cache: no call, same failure, the rejected answers still counted
+    client._CLIENTS.clear()
+    (again,) = run_sweep(make_cfg("method=lm", "dataset=haberman", "grid=smoke", "ratios=[0.4]",
+                                  "llm.max_executions_per_program=null", f"llm.cache_dir={tmp_path / 'cache'}",
+                                  f"run.results_dir={tmp_path / 'replayed'}"))
+    assert again["status"] == "failed" and again["llm"]["calls"] == 0 and again["llm"]["cache_hits"] > 0
+    assert again["llm"]["rejected"] == llm["rejected"]
     # a unit that fails before any LLM call records no llm section
     (miss,) = run_sweep(make_cfg("method=ls", "dataset=haberman", "grid=smoke", "llm.cache_mode=readonly",
                                  f"llm.cache_dir={tmp_path / 'empty'}", f"run.results_dir={tmp_path / 'r2'}"))

@@ -155,8 +155,10 @@ class _Session:
 
 def _fail(step: str, stats: PaperGenerationStats, names: list[str], last: str, extra: str = "") -> LLMOutputInvalid:
     rejected = {k: v for k, v in stats.rejected.items() if k.startswith(step + ":")}
-    return LLMOutputInvalid(f"paper generator, step {step!r}: answers rejected {rejected}{extra}; dataset columns "
-                            f"{names}; last problem: {last}")
+    exc = LLMOutputInvalid(f"paper generator, step {step!r}: answers rejected {rejected}{extra}; dataset columns "
+                           f"{names}; last problem: {last}")
+    exc.rejected = dict(stats.rejected)   # the failed unit's record counts them (record.failed_usage)
+    return exc
 
 
 def _variables(session: _Session, ps: PromptSet, csv: str, names: list[str]) -> VariableSpecs:

@@ -101,10 +101,12 @@ class Session:
         return ahead([self.request(step, m, schema, max_tokens, decoding, ahead=i) for i, m in enumerate(messages)])
 
     def fail(self, step: str, n: int, last: AnswerInvalid | None, extra: str = "") -> LLMOutputInvalid:
-        return LLMOutputInvalid(
+        exc = LLMOutputInvalid(
             f"LLM generator, step {step!r}: {n} answer(s) rejected{extra}; dataset columns "
             f"{self.schema.names}; last problem: {last}"
         )
+        exc.rejected = dict(self.stats.rejected)   # the failed unit's record counts them (record.failed_usage)
+        return exc
 
     def retrying(self, step: str, messages: list[tuple[str, str]], schema: dict | None, max_tokens: int,
                  parse: Callable[[str], T], strict: Callable[[str], bool] | None = None,
