@@ -157,6 +157,15 @@ def _unit_status(status: pd.DataFrame | None, dataset: str, scenario: str, metho
     return (str(st["status"].iloc[0]), str(st["reason"].iloc[0] or "")) if len(st) else ("not run", "")
 
 
+def _status_tally(status: pd.DataFrame | None, scenarios: list[str], method: str) -> str:
+    """" (failed: 3, not_applicable: 1)": how a method's units in these scenarios ended; "" without a store."""
+    if status is None:
+        return ""
+    st = status[status["scenario"].isin(scenarios) & (status["method"] == method)]
+    tally = st["status"].value_counts().sort_index()
+    return " (" + ", ".join(f"{k}: {v}" for k, v in tally.items()) + ")" if len(tally) else ""
+
+
 def missing_inputs(inputs: Inputs) -> list[str]:
     """Plain-language lines naming every absent method, dataset score and input."""
     lines: list[str] = []
@@ -168,13 +177,7 @@ def missing_inputs(inputs: Inputs) -> list[str]:
         if not absent:
             continue
         if len(absent) == n:
-            counts = ""
-            if status is not None:
-                st = status[(status["scenario"] == "general") & (status["method"] == m)]
-                tally = st["status"].value_counts().sort_index()
-                if len(tally):
-                    counts = " (" + ", ".join(f"{k}: {v}" for k, v in tally.items()) + ")"
-            lines.append(f"{m}: no results on any of the {n} datasets{counts}.")
+            lines.append(f"{m}: no results on any of the {n} datasets{_status_tally(status, ['general'], m)}.")
             continue
         why = []
         for ds in absent:
@@ -192,7 +195,8 @@ def missing_inputs(inputs: Inputs) -> list[str]:
         shots = inputs.fewshot
         for m in ("ORG", "LM", "LS"):
             if f"{m}_t" not in shots or shots[f"{m}_t"].isna().all():
-                lines.append(f"Few-/zero-shot: no {m} results.")
+                tally = _status_tally(status, sorted(set(shots["scenario"])), m)
+                lines.append(f"Few-/zero-shot: no {m} results{tally}.")
                 continue
             # Table 3 prints every absent score as N/A: say which are not applicable and which not run
             why = []

@@ -181,3 +181,14 @@ def test_provenance_rows_from_records():
     assert p.loc[0, "packages"] == [("numpy", "2.4.6"), ("scipy", "1.17.1")]
     assert p.loc[1, "git_commit"] == "unknown" and p.loc[1, "packages"] == []
     assert p.loc[0, "llm_model"] == "m" and p.loc[1, "llm_model"] == ""
+
+
+def test_a_method_with_no_few_shot_score_says_how_its_units_ended(summary):
+    """All of LS's few-/zero-shot units failed (the paper generator with a small model): the line counts them."""
+    from lsh_bench.analysis.report import missing_inputs
+
+    shots = summary.scenario.isin(["fewshot", "zeroshot"]) & (summary.method == "ls")
+    summary.loc[shots, "status"] = "failed"
+    lines = missing_inputs(from_summary(summary))
+    (ls,) = [line for line in lines if line.startswith("Few-/zero-shot: no LS")]
+    assert ls == f"Few-/zero-shot: no LS results (failed: {int(shots.sum())})."
