@@ -360,7 +360,11 @@ def unit_config_hash(cfg: BenchConfig, dataset: DatasetSpec) -> str:
     }
     if cfg.method.traits.uses_llm:
         # Not the execution details (llm_config.LLM_EXECUTION_FIELDS): replays do not depend on them.
-        payload["llm"] = cfg.llm.hash_payload(LLM_EXECUTION_FIELDS)
+        # ``zero_shot_range`` acts only in the guarded generator, on a training part without minority
+        # rows, which the general scenario never has (stratified folds of the full minority): elsewhere
+        # it cannot change a score.
+        inert = cfg.scenario.minority_fraction is None or cfg.llm.generator == "paper"
+        payload["llm"] = cfg.llm.hash_payload(LLM_EXECUTION_FIELDS | ({"zero_shot_range"} if inert else set()))
     if cfg.method.traits.seeds_at_r0 and cfg.ls.hash_fields():   # only non-defaults: old LS hashes stay
         payload["ls"] = cfg.ls.hash_fields()
     return stable_hash(payload)

@@ -100,6 +100,12 @@ class LLMConfig(BaseModel):
     # "minority" = any of the training part's minority rows. With few example rows and one round
     # (the local defaults), "shown" left 5 start rows: half of haberman's LM rows were duplicates.
     start_rows: Literal["shown", "minority"] = "shown"
+    # Guarded generator, a training part with no minority row (zero-shot): where a variable's range
+    # comes from. "declared" = the LLM's min/max as given (before); "training" = the declared range
+    # intersected with the whole training part's (both classes, widened like the observed range; the
+    # rows are never shown to the LLM). Under "declared" the embedded 135M model's zero-shot LM rows
+    # lay far from every real row (the paper's kNN distance up to ~1e8 on blood-transfusion).
+    zero_shot_range: Literal["declared", "training"] = "declared"
     report_words: int = Field(500, gt=0)
     # Rows of the fold's minority the report prompt shows (a seeded sample when fewer than there
     # are); None = as many as fit the context. The report's prompt is most of a generation's
@@ -124,7 +130,8 @@ class LLMConfig(BaseModel):
     #: config hash when they hold them, so the results of ``llm=local`` keep their identity.
     LEGACY_DEFAULTS: ClassVar[dict[str, object]] = {"generator": "guarded", "prompts": "compact",
                                                     "report_rows": None, "weights": None,
-                                                    "max_executions_per_program": None, "start_rows": "shown"}
+                                                    "max_executions_per_program": None, "start_rows": "shown",
+                                                    "zero_shot_range": "declared"}
 
     @property
     def model_id(self) -> str:

@@ -118,7 +118,7 @@ def provenance(cfg: BenchConfig, ds: Dataset | None, config_hash: str, code: dic
         prov["llm"] = cfg.llm.model_dump(include={"backend", "model", "base_url", "temperature", "top_p", "max_tokens",
                                                   "generator", "prompts", "weights", "report_words", "report_rows",
                                                   "example_rows", "executions_per_program",
-                                                  "max_executions_per_program"})
+                                                  "max_executions_per_program", "start_rows", "zero_shot_range"})
         prov["llm"]["model_id"] = cfg.llm.model_id     # the cache keys' model: + the converted weights' type
         prov["llm"]["prompts_digest"] = load_prompt_set(cfg.llm.prompts).digest   # which words were sent
     if cfg.method.traits.seeds_at_r0:

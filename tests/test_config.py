@@ -159,3 +159,19 @@ def test_strict_validation_and_llm_limits_are_not_hashed() -> None:
         cfg = compose_config(overrides)
         bounded = compose_config([*overrides, "llm.request_deadline_s=5", "llm.max_answer_bytes=1000"])
         assert unit_config_hash(bounded, bounded.dataset[dataset]) == unit_config_hash(cfg, cfg.dataset[dataset])
+
+
+def test_zero_shot_range_enters_the_hash_only_where_it_can_change_rows() -> None:
+    """Guarded generator with a training part that may lack minority rows (few-/zero-shot): a new unit;
+    the general scenario and the paper generator never read it, so their units keep their identity."""
+    def h(*overrides: str) -> str:
+        cfg = compose_config(["method=ls", "dataset=flare", *overrides])
+        return unit_config_hash(cfg, cfg.dataset["flare"])
+
+    for scenario in ("scenario=zeroshot", "scenario=fewshot"):
+        assert h(scenario, "llm.zero_shot_range=training") != h(scenario, "llm.zero_shot_range=declared")
+    assert h("llm.zero_shot_range=training") == h("llm.zero_shot_range=declared")
+    paper = ("scenario=zeroshot", "llm.generator=paper", "llm.prompts=paper")
+    assert h(*paper, "llm.zero_shot_range=training") == h(*paper, "llm.zero_shot_range=declared")
+    assert compose_config(["method=ls"]).llm.zero_shot_range == "training"                 # llm=local
+    assert compose_config(["method=ls", "llm=local_v1"]).llm.zero_shot_range == "declared"

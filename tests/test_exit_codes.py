@@ -94,7 +94,7 @@ def _first_error(overrides: list[str]) -> str:
                        "max_answer_bytes, max_retries, retry_backoff_s, max_concurrency, n_ctx, n_threads, "
                        "price_per_1k_prompt, price_per_1k_completion, cache_mode, cache_dir, example_rows, "
                        "min_outputs_per_round, max_rounds, executions_per_program, max_executions_per_program, "
-                       "start_rows, report_words, report_rows, weights, generator, prompts"),
+                       "start_rows, zero_shot_range, report_words, report_rows, weights, generator, prompts"),
     ("dataset.wdbc.foo=1", "error: dataset.wdbc.foo: unknown key (typo?); keys of dataset.wdbc: name, paper_row,"),
     ("ratios=[0.2,", "error: cannot parse the override 'ratios=[0.2,': no viable alternative at input '[0.2,'"),
     ("method=sm,lm", "error: Ambiguous value for argument 'method=sm,lm' 1. To use it as a list"),

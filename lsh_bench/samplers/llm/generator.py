@@ -279,9 +279,13 @@ def generate_rows(
         client = get_client(cfg)
     stats = GenerationStats(n_rows=n_rows, zero_shot=len(X_minority) == 0)
     base = X_train if X_train is not None and len(X_train) else X_minority
-    fallback = [b or Bounds(0.0, 1.0, "default") for b in column_bounds(np.asarray(base, float), schema, "training")]
+    training = column_bounds(np.asarray(base, float), schema, "training")
+    fallback = [b or Bounds(0.0, 1.0, "default") for b in training]
+    observed = column_bounds(X_minority, schema, "observed")
+    if cfg.zero_shot_range == "training":   # no minority row: the training part's range bounds the declared one
+        observed = [o if o is not None else t for o, t in zip(observed, training)]
     g = _Generation(Session(client, cfg, seed, schema, stats), schema, cfg, seed, n_rows, X_minority,
-                    column_bounds(X_minority, schema, "observed"), fallback, cfg.backend == "local")
+                    observed, fallback, cfg.backend == "local")
     report = ask_report(g)
     variables, descriptions = ask_variables(g, report)
     rows = program_rounds(g, report, variables, descriptions)

@@ -119,7 +119,8 @@ def parse_variables(
     """Validated variables (one per column, schema order) and their descriptions.
 
     ``bounds[j]`` is the observed range of column j (None in zero-shot: no
-    rows); ``fallback[j]`` is what to use when neither the observed nor the
+    rows, unless ``llm.zero_shot_range=training`` put the training part's range
+    there); ``fallback[j]`` is what to use when neither the observed nor the
     declared range is usable (zero-shot: the whole training part). The
     effective range is the declared min/max intersected with the observed
     one; an invalid or disjoint declaration is replaced (repair ``range``).
