@@ -83,10 +83,16 @@ def paired(units: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     """
     values = ["status", "val_f1", "test_f1", "requests", "missing_entries", "tokens", "llm_seconds", "unit_seconds"]
     llm = units[units["method"].str.match(r"^(LM|LS)\b")]
+    key = ["store", "scenario", "method", "dataset"]
+    dup = llm[llm.duplicated(key, keep=False)]
+    if len(dup):   # pivot would keep one of them silently: a superseded unit (older config hash) left in a store
+        names = sorted({"/".join(map(str, row)) for row in dup[key].itertuples(index=False)})
+        raise SystemExit(f"several units for {', '.join(names)}: keep one unit directory per store "
+                         "(move the superseded one to a store of its own)")
     wide = llm.pivot_table(index=["scenario", "method", "dataset"], columns="store", aggfunc="first", values=values)
     wide.columns = [f"{value}_{store}" for value, store in wide.columns]
     cols = [f"{v}_{s}" for v in values for s in labels if f"{v}_{s}" in wide.columns]
-    counts = [c for c in cols if c.rsplit("_", 1)[0] in ("requests", "missing_entries", "tokens")]
+    counts = [f"{v}_{s}" for v in ("requests", "missing_entries", "tokens") for s in labels if f"{v}_{s}" in cols]
     out = wide[cols].astype({c: "Int64" for c in counts}).reset_index()
     return out.sort_values("scenario", key=lambda c: c.map(SCENARIOS).fillna(9), kind="mergesort",
                            ignore_index=True)

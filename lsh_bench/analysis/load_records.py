@@ -17,7 +17,7 @@ import pandas as pd
 #: Columns of ``Inputs.provenance``; ``packages`` holds (name, version) pairs.
 PROVENANCE_COLUMNS: tuple[str, ...] = (
     "dataset", "scenario", "method", "status", "config_hash", "git_commit", "git_dirty",
-    "packages", "llm_backend", "llm_model", "llm_generator", "llm_prompts",
+    "packages", "llm_backend", "llm_model", "llm_generator", "llm_prompts", "llm_zero_shot_range",
 )
 
 
@@ -43,6 +43,8 @@ def provenance_rows(records: list[dict]) -> pd.DataFrame:
             # an LLM unit recorded before the keys existed ran the guarded generator with the compact prompts
             "llm_generator": str(llm.get("generator") or ("guarded" if llm else "")),
             "llm_prompts": str(llm.get("prompts") or ("compact" if llm else "")),
+            # which ranges bound a column with no minority row (guarded few-/zero-shot); "" before the key existed
+            "llm_zero_shot_range": str(llm.get("zero_shot_range") or ""),
         })
     return pd.DataFrame(rows, columns=list(PROVENANCE_COLUMNS))
 

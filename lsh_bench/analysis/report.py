@@ -64,7 +64,8 @@ NOTES = {
               "model has to beat it there to have learnt anything. val_is_ALL1: methods whose selected "
               "model scored exactly ALL1 on validation, i.e. did no better than predicting all minority. "
               "llm_generator: the generator/prompt set of the LM and LS rows (paper = the paper's code, "
-              "guarded = the harness's).",
+              "guarded = the harness's; for guarded, which ranges bound a column with no minority row: "
+              "declared = the model's own, training = the model's within the training part's).",
     "table6": "N/A: no score (not applicable, not run, or failed; see Missing). llm_generator: the generator/"
               "prompt set of the LM and LS rows (paper = the paper's code, guarded = the harness's).",
     "runtime": "Sums over the CV folds (folds = their count; the refit is left out); "

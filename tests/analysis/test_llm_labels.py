@@ -17,11 +17,17 @@ def _rec(dataset: str, scenario: str, method: str, llm: dict | None) -> dict:
 PROV = provenance_rows([
     _rec("a", "general", "lm", {"backend": "openai", "generator": "paper", "prompts": "paper"}),
     _rec("a", "general", "ls", {"backend": "openai", "generator": "paper", "prompts": "paper"}),
-    _rec("b", "general", "lm", {"backend": "local", "generator": "guarded", "prompts": "compact"}),
+    # general: the range option cannot change rows, so the label leaves it out
+    _rec("b", "general", "lm", {"backend": "local", "generator": "guarded", "prompts": "compact",
+                                "zero_shot_range": "training"}),
     _rec("b", "general", "ls", {"backend": "openai", "generator": "paper", "prompts": "paper"}),
     _rec("c", "general", "lm", {"backend": "local"}),                      # recorded before the keys
     _rec("d", "general", "sm", None),
     _rec("a", "fewshot", "lm", {"backend": "local", "generator": "guarded", "prompts": "compact"}),
+    _rec("a", "zeroshot", "lm", {"backend": "local", "generator": "guarded", "prompts": "lean",
+                                 "zero_shot_range": "training"}),
+    _rec("a", "zeroshot", "ls", {"backend": "local", "generator": "guarded", "prompts": "lean",
+                                 "zero_shot_range": "declared"}),
 ])
 
 
@@ -39,3 +45,10 @@ def test_tables_3_and_6_carry_the_label() -> None:
     few = pd.DataFrame({"dataset": ["a"], "scenario": "fewshot", "ir": [2.0], "LM_t": [0.4]})
     assert table3(few, PROV)["llm_generator"].tolist() == ["guarded/compact"]
     assert table3(few)["llm_generator"].tolist() == ["unknown"]
+
+
+def test_guarded_few_and_zero_shot_rows_name_their_range_option() -> None:
+    """Declared vs training-part ranges change zero-shot rows: LM and LS that differ in it are told apart."""
+    zero = pd.DataFrame({"dataset": ["a"], "scenario": "zeroshot"})
+    assert list(llm_generator_column(zero, PROV)) == [
+        "LM guarded/lean, training ranges; LS guarded/lean, declared ranges"]
