@@ -160,14 +160,20 @@ def test_max_rounds_bounds_a_trickle_of_rows():
         run(program=[one], n=50)
 
 
+def _zero_shot_answers(age: tuple[float, float], dose: tuple[float, float], age_value: float) -> tuple[str, str]:
+    """A variables answer declaring (min, max) for age and dose, and a program setting age and dose=99."""
+    def spec(name: str, units: str, bounds: tuple[float, float]) -> dict:
+        return {"name": name, "description": "", "units": units, "jitter": "none", "scale": 0,
+                "min": bounds[0], "max": bounds[1]}
+    var = json.dumps({"variables": [spec("age", "integer", age), spec("dose", "any number", dose),
+                                    spec("sex", "one of: f, m", (0, 1))]})
+    prog = json.dumps({"ops": [{"op": "set_to", "var": "age", "value": age_value},
+                               {"op": "set_to", "var": "dose", "value": 99}] + [{"op": "output"}] * 5})
+    return var, prog
+
+
 def test_zero_shot_shows_no_rows_and_uses_declared_then_training_range():
-    var = json.dumps({"variables": [
-        {"name": "age", "description": "", "units": "integer", "jitter": "none", "scale": 0, "min": 40, "max": 45},
-        {"name": "dose", "description": "", "units": "any number", "jitter": "none", "scale": 0, "min": 9, "max": 1},
-        {"name": "sex", "description": "", "units": "one of: f, m", "jitter": "none", "scale": 0, "min": 0, "max": 1},
-    ]})
-    prog = json.dumps({"ops": [{"op": "set_to", "var": "age", "value": 99}, {"op": "set_to", "var": "dose", "value": 99}]
-                      + [{"op": "output"}] * 5})
+    var, prog = _zero_shot_answers(age=(40, 45), dose=(9, 1), age_value=99)
     rows, stats, fake = run(X=np.empty((0, 3)), variables=[var], program=[prog])
     assert stats.zero_shot and stats.rows_shown_report == 0
     assert all("<data>\n" not in m for r in fake.requests for _, m in r.messages)
@@ -178,13 +184,7 @@ def test_zero_shot_shows_no_rows_and_uses_declared_then_training_range():
 
 def test_zero_shot_range_training_keeps_declared_ranges_within_the_training_part():
     """llm=local's zero_shot_range=training: a declared range of 1e9 cannot put rows where no training row is."""
-    var = json.dumps({"variables": [
-        {"name": "age", "description": "", "units": "integer", "jitter": "none", "scale": 0, "min": 0, "max": 1e9},
-        {"name": "dose", "description": "", "units": "any number", "jitter": "none", "scale": 0, "min": 2, "max": 4},
-        {"name": "sex", "description": "", "units": "one of: f, m", "jitter": "none", "scale": 0, "min": 0, "max": 1},
-    ]})
-    prog = json.dumps({"ops": [{"op": "set_to", "var": "age", "value": 5e8}, {"op": "set_to", "var": "dose", "value": 99}]
-                      + [{"op": "output"}] * 5})
+    var, prog = _zero_shot_answers(age=(0, 1e9), dose=(2, 4), age_value=5e8)
     declared, _, fake_d = run(X=np.empty((0, 3)), variables=[var], program=[prog])
     assert np.all(declared[:, 0] == 5e8) and np.all(declared[:, 1] == 4)     # as the LLM declared them
     guarded = CFG.model_copy(update={"zero_shot_range": "training"})
