@@ -33,6 +33,7 @@ examples:
   python -m lsh_bench.analysis scores=scores.csv out=results/paper
   python -m lsh_bench.analysis results=results/store out=results/paper only=table1,figures
   python -m lsh_bench.analysis results=results/store out=results/paper html=results/report/index.html
+  python -m lsh_bench.analysis results=results/sweeps/sm_clean,results/sweeps/ls_local out=results/sm_vs_ls
 """
 
 EPILOG = f"""\
@@ -42,7 +43,9 @@ inputs (exactly one of scores= / results=):
                    methods as M_v/M_t (e.g. ORG_t), paper_row, and scenario
                    (general/fewshot/zeroshot). Empty or N/A cells = no score.
                    Lines starting with # before the header are comments.
-  results=DIR      the harness's results store (lsh_bench.store).
+  results=DIR      the harness's results store (lsh_bench.store); DIR,DIR,...
+                   reads several as one (e.g. an SM sweep's store and an LS
+                   sweep's; a unit in two of them is an error).
 only= names: {", ".join(ARTEFACTS)}
   ("figures" = all figures). Without only=, everything and README.md are
   written; with it, only those files (README.md is left as it is).
@@ -78,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--scores", metavar="PATH", help="scores CSV (paper Table 6 layout)")
-    src.add_argument("--results", metavar="DIR", help="results store directory")
+    src.add_argument("--results", metavar="DIR[,DIR...]",
+                     help="results store directory; several joined by commas are read as one store")
     p.add_argument("--out", metavar="DIR", default="results/paper",
                    help="output directory (default results/paper)")
     p.add_argument("--seed", type=int, default=0, help="sign-test seed (default 0)")

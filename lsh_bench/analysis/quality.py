@@ -21,6 +21,7 @@ its ``undefined`` column) is left out of that mean and counted
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ import pandas as pd
 
 from lsh_bench import store
 from lsh_bench.analysis.errors import AnalysisInputError
-from lsh_bench.analysis.load import method_order
+from lsh_bench.analysis.load import method_order, results_dirs
 from lsh_bench.analysis.stats import correlation, ir_groups
 
 #: The metrics the report shows (direction and meaning: docs/quality.md).
@@ -41,13 +42,17 @@ UNIT_KEYS = ["dataset", "scenario", "method", "config_hash"]
 MARGIN_PAIRS: tuple[tuple[str, str], ...] = (("LS", "SM"), ("LM", "SM"))
 
 
-def load_quality(results_dir: str | Path, units: pd.DataFrame | None) -> pd.DataFrame:
-    """Every quality row of the units the report uses, with the unit's identity (method upper-case)."""
+def load_quality(results: str | Path | Sequence[str | Path], units: pd.DataFrame | None) -> pd.DataFrame:
+    """Every quality row of the units the report uses, with the unit's identity (method upper-case).
+
+    ``results``: one store or several (:func:`lsh_bench.analysis.load.results_dirs`).
+    """
     frames = []
     used = None
     if units is not None:
         used = set(zip(units["dataset"], units["scenario"], units["method"].str.upper(), units["config_hash"]))
-    for unit_dir, rec in store.iter_records(results_dir, damaged=[]):
+    records = (item for d in results_dirs(results) for item in store.iter_records(d, damaged=[]))
+    for unit_dir, rec in records:
         path = unit_dir / "quality.parquet"
         key = (rec["dataset"], rec["scenario"], str(rec["method"]).upper(), rec["config_hash"])
         if rec["status"] != "done" or not path.is_file() or (used is not None and key not in used):
