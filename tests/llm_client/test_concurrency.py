@@ -326,3 +326,30 @@ def test_unit_at_concurrency_n_equals_concurrency_1(make_cfg, tmp_path: Path, me
     timing = ["resample_seconds", "llm_seconds"]
     pd.testing.assert_frame_equal(load_ratio_stats(tmp_path / "rn").drop(columns=timing),
                                   load_ratio_stats(tmp_path / "r1").drop(columns=timing))
+
+
+def test_a_failed_sequential_pass_stops_the_prefetch_jobs_at_their_next_call(tmp_path: Path) -> None:
+    """When the unit fails, generations still in flight ask nothing more: their answers would be dropped."""
+    backend = SlowEcho(delay=0.02)
+    c = LLMClient(LLMConfig(cache_dir=str(tmp_path), cache_mode="off", max_concurrency=4), backend=backend)
+    # job 0 (the first the sequential pass waits for) is short; the others would ask 30 requests each
+    reqs = [[dataclasses.replace(REQ, seed=job, draw=d) for d in range(2 if job == 0 else 30)] for job in range(4)]
+
+    def one_by_one(rs: list[ChatRequest]) -> None:
+        for r in rs:
+            c.chat(r)
+
+    def in_pairs(rs: list[ChatRequest]) -> None:      # chat_many's threads carry the pass's stop signal too
+        for i in range(0, len(rs), 2):
+            c.chat_many(rs[i:i + 2], max_concurrency=2)
+
+    jobs = [lambda rs=rs, i=i: (one_by_one if i % 2 else in_pairs)(rs) for i, rs in enumerate(reqs)]
+    with pytest.raises(LLMOutputInvalid, match="rejected"):
+        with c.prefetched(jobs) as ready:
+            ready(0)
+            at_failure = backend.calls
+            raise LLMOutputInvalid("the sequential pass: answers rejected")
+    # each of the 3 other jobs finishes at most the call it was in (a pair: 2); before, all 92 calls ran
+    assert 2 <= at_failure <= backend.calls <= at_failure + 6 < 40
+    assert c._prefetched == {} and not is_prefetching()
+    assert c.chat(reqs[3][29]).text == "draw 29"       # the client works on: nothing stopped outside the pass

@@ -25,7 +25,8 @@ from typing import Any
 from lsh_bench.errors import LLMCacheMiss, LLMError
 from lsh_bench.samplers.llm import backends
 from lsh_bench.samplers.llm.cache import ReplayCache, cache_key, entry_size_limit
-from lsh_bench.samplers.llm.concurrency import bounded_map, bounded_outcomes, is_prefetching, prefetching
+from lsh_bench.samplers.llm.concurrency import (PrefetchStopped, bounded_map, bounded_outcomes, check_prefetch_stop,
+                                                 is_prefetching, prefetching)
 from lsh_bench.samplers.llm.config import LLMConfig
 from lsh_bench.samplers.llm.types import ChatBackend, ChatRequest, ChatResponse, LLMUsage
 
@@ -120,7 +121,8 @@ class LLMClient:
         if limit < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {limit}")
         pool = ThreadPoolExecutor(max_workers=max(1, min(limit, len(jobs))), thread_name_prefix="llm-prefetch")
-        futures = [pool.submit(self._run_prefetch, job) for job in jobs]
+        stop = threading.Event()
+        futures = [pool.submit(self._run_prefetch, job, stop) for job in jobs]
 
         def ready(i: int) -> None:
             outcome = futures[i].result()
@@ -131,6 +133,7 @@ class LLMClient:
         try:
             yield ready
         finally:
+            stop.set()    # running jobs end at their next model call (after a failure: no answer is read)
             pool.shutdown(wait=True, cancel_futures=True)
             self.drop_prefetched()
 
@@ -203,9 +206,9 @@ class LLMClient:
             own = self._own.answers = {}
         return own
 
-    def _run_prefetch(self, job: Callable[[], Any]) -> Any:
+    def _run_prefetch(self, job: Callable[[], Any], stop: threading.Event) -> Any:
         """One prefetch job on its thread; an exception is returned (``ready`` logs it), never dropped."""
-        with prefetching():
+        with prefetching(stop):
             try:
                 return job()
             except Exception as exc:
@@ -221,6 +224,7 @@ class LLMClient:
         pass writes an answer to the cache before it removes it from them, so
         a prefetch job never misses an answer that exists (and asks again).
         """
+        check_prefetch_stop()
         key = self.key(request)
         prefetch = is_prefetching()
         if prefetch and (own := self._own_answers().get(key)):   # this job's ask_ahead asked it for this ask
@@ -286,7 +290,8 @@ class LLMClient:
         try:
             response = self._call(request, key)
         except BaseException as exc:
-            if prefetch and isinstance(exc, Exception):   # the sequential pass meets it again, not the model
+            if prefetch and isinstance(exc, Exception) and not isinstance(exc, PrefetchStopped):
+                # the sequential pass meets it again, not the model
                 self._hold(key, exc)
             if pending is not None:
                 pending.set_exception(exc)
@@ -307,6 +312,7 @@ class LLMClient:
         """A real model call, checked for size before it is counted, parsed or cached."""
         backend = self.backend
         with self._slots:         # at most llm.max_concurrency calls in flight, whoever asks
+            check_prefetch_stop()  # a job that waited for a slot while its pass ended asks nothing
             answer = backend.chat(request)
         response = dataclasses.replace(answer, cached=False, key=key, model=self.cfg.model_id)
         # Every backend, before the answer is counted, parsed or cached (the endpoint

@@ -61,23 +61,46 @@ def _outcome(fn: Callable[[T], R], x: T) -> R | BaseException:
 
 
 def _in_prefetch(fn: Callable[[T], R]) -> Callable[[T], R]:
+    stop = getattr(_STATE, "stop", None)     # the pass's stop signal goes with the flag to the worker threads
+
     def run(x: T) -> R:
-        with prefetching():
+        with prefetching(stop):
             return fn(x)
     return run
 
 
+class PrefetchStopped(Exception):
+    """A prefetch job asked the model after its pass ended: nobody would read the answer."""
+
+
 @contextmanager
-def prefetching() -> Iterator[None]:
-    """Mark the current thread as a prefetch pass (see ``LLMClient.prefetched``)."""
-    before = getattr(_STATE, "prefetch", False)
-    _STATE.prefetch = True
+def prefetching(stop: threading.Event | None = None) -> Iterator[None]:
+    """Mark the current thread as a prefetch pass (see ``LLMClient.prefetched``).
+
+    ``stop``: set when the pass ends; :func:`check_prefetch_stop` then ends
+    the job at its next model call instead of letting it run to its end.
+    """
+    before = getattr(_STATE, "prefetch", False), getattr(_STATE, "stop", None)
+    _STATE.prefetch, _STATE.stop = True, stop
     try:
         yield
     finally:
-        _STATE.prefetch = before
+        _STATE.prefetch, _STATE.stop = before
 
 
 def is_prefetching() -> bool:
     """True inside :func:`prefetching` on this thread."""
     return bool(getattr(_STATE, "prefetch", False))
+
+
+def check_prefetch_stop() -> None:
+    """Raise :class:`PrefetchStopped` in a prefetch job whose pass has ended (else nothing).
+
+    Why: when the sequential pass fails (a generation's answers are rejected,
+    an endpoint is down), the other generations in flight would run on to
+    their end — minutes of model calls whose answers are then dropped — while
+    the unit's worker waits for them.
+    """
+    stop = getattr(_STATE, "stop", None)
+    if is_prefetching() and stop is not None and stop.is_set():
+        raise PrefetchStopped("the prefetch pass has ended; this job's answers would be dropped")
