@@ -30,7 +30,7 @@ ifneq ($(wildcard $(SHARED_DATA)/manifest.csv),)
 export LSH_BENCH_DATA ?= $(SHARED_DATA)
 endif
 
-.PHONY: install run test test-all smoke bench bench-sweep bench-llm bench-quality bench-concurrency seed-study llm-study figure1 figure4 figure6 paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps
+.PHONY: install run test test-all smoke bench bench-sweep bench-llm bench-quality bench-concurrency seed-study llm-study sweep-ls sm-vs-ls figure1 figure4 figure6 paper report table1 table2 table3 table6 figures clean-env record-llm-cache browser-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -164,6 +164,19 @@ dataset ?= smoke
 seed-study: install
 	nice -n 5 $(PY) scripts/seed_study.py --dataset $(dataset) --grid smoke --study $(SEED_STUDY) -- llm=local_v1 \
 	  run.n_jobs=2 llm.request_deadline_s=3600
+
+# sweep-ls: LS on every mirrored dataset with the embedded model (llm=local), its own store and replay cache;
+# hours on 2 cores (wide datasets cost most: project_llm_time.py --measured projects the rest from what has
+# finished). Resumable: a rerun skips finished units and replays cached answers. sm-vs-ls: the paper's tables
+# and figures for SM (results/sweeps/sm_clean) against LS, read as one store, and the calibrated projection.
+SWEEP_LS ?= results/sweeps/ls_local
+SM_VS_LS ?= results/sm_vs_ls
+sweep-ls: install
+	nice -n 5 $(PY) -m lsh_bench method=ls dataset=mirrored llm=local run.n_jobs=2 run.results_dir=$(SWEEP_LS) \
+	  llm.cache_dir=$(SWEEP_LS)/llm_cache data.use_openml=false
+sm-vs-ls: install
+	$(PY) -m lsh_bench.analysis results=results/sweeps/sm_clean,$(SWEEP_LS) out=$(SM_VS_LS) pairs=LS:SM
+	PYTHONPATH=$(CURDIR) $(PY) scripts/project_llm_time.py --measured $(SWEEP_LS) --out $(SWEEP_LS)/projection.json
 
 # llm-study: LM and LS under the guarded generator (STUDY_LLM=local_v1: the study began before llm=local's fast
 # defaults, and its store and cache keep those settings; STUDY_LLM=local LLM_STUDY=<dir> runs it with them)
