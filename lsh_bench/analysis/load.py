@@ -27,6 +27,7 @@ import pandas as pd
 from lsh_bench import store
 from lsh_bench.analysis.errors import AnalysisInputError
 from lsh_bench.analysis.load_records import unit_provenance
+from lsh_bench.analysis.stores import check_no_unit_in_two_stores, results_dirs
 from lsh_bench.analysis.stats import METHODS, achievement_rate
 
 #: Columns a scores CSV must have (the paper's Table 6 without ``*_a``).
@@ -361,23 +362,6 @@ def read_ratio_stats_csv(path: str | Path) -> pd.DataFrame | None:
         raise AnalysisInputError(f"cannot read ratio stats {path}: {exc.strerror}") from None
 
 
-def results_dirs(results: str | Path | Sequence[str | Path]) -> list[Path]:
-    """``results=`` -> the store directories it names: one path, or several joined by commas.
-
-    Why several: a sweep of one method lives in its own store (e.g. SM on
-    every dataset in ``results/sweeps/sm_clean``, LS in another), and a
-    researcher's new sampler in theirs; the paper's tables compare them, so
-    the analysis reads them as one store.
-    """
-    items = [str(r) for r in results] if isinstance(results, (list, tuple)) else str(results).split(",")
-    dirs = [Path(item.strip()) for item in items if item.strip()]
-    if not dirs:
-        raise AnalysisInputError("results=: no results directory given")
-    if len(set(dirs)) < len(dirs):
-        raise AnalysisInputError(f"results=: a directory is named twice: {', '.join(map(str, dirs))}")
-    return dirs
-
-
 def load_results(results: str | Path | Sequence[str | Path], config_hash: str | None = None) -> Inputs:
     """Read the harness's results store(s) (the I/O edge of :func:`from_summary`).
 
@@ -395,20 +379,10 @@ def load_results(results: str | Path | Sequence[str | Path], config_hash: str | 
             raise AnalysisInputError(f"results directory {results_dir} holds no results")
         summaries.append(summary.assign(_store=str(results_dir)))
     summary = pd.concat(summaries, ignore_index=True)
-    _check_no_unit_in_two_stores(summary)
+    check_no_unit_in_two_stores(summary)
     frames = [f for f in (store.load_ratio_stats(d) for d in dirs) if len(f)]   # empty: no unit wrote any
     ratio_stats = pd.concat(frames, ignore_index=True) if frames else None
     inputs = from_summary(summary.drop(columns="_store"), ratio_stats, config_hash, source=",".join(map(str, dirs)))
     records = [rec for d in dirs for _, rec in store.iter_records(d)]
     inputs.provenance = unit_provenance(records, inputs.units)
     return inputs
-
-
-def _check_no_unit_in_two_stores(summary: pd.DataFrame) -> None:
-    key = [c for c in ("dataset", "scenario", "method", "config_hash") if c in summary]
-    stores = summary.groupby(key, sort=True)["_store"].unique()
-    twice = stores[stores.map(len) > 1]
-    if len(twice):
-        shown = [f"{'/'.join(map(str, k))} in {' and '.join(v)}" for k, v in twice.items()]
-        raise AnalysisInputError(f"the same unit in several results stores: {'; '.join(shown[:5])}"
-                                 + (f" (and {len(shown) - 5} more)" if len(shown) > 5 else ""))

@@ -29,7 +29,8 @@ import pandas as pd
 
 from lsh_bench import store
 from lsh_bench.analysis.errors import AnalysisInputError
-from lsh_bench.analysis.load import method_order, results_dirs
+from lsh_bench.analysis.load import method_order
+from lsh_bench.analysis.stores import results_dirs
 from lsh_bench.analysis.stats import correlation, ir_groups
 
 #: The metrics the report shows (direction and meaning: docs/quality.md).
@@ -45,7 +46,7 @@ MARGIN_PAIRS: tuple[tuple[str, str], ...] = (("LS", "SM"), ("LM", "SM"))
 def load_quality(results: str | Path | Sequence[str | Path], units: pd.DataFrame | None) -> pd.DataFrame:
     """Every quality row of the units the report uses, with the unit's identity (method upper-case).
 
-    ``results``: one store or several (:func:`lsh_bench.analysis.load.results_dirs`).
+    ``results``: one store or several (:func:`lsh_bench.analysis.stores.results_dirs`).
     """
     frames = []
     used = None

@@ -10,7 +10,8 @@ import pytest
 
 from lsh_bench.analysis.__main__ import main
 from lsh_bench.analysis.errors import AnalysisInputError
-from lsh_bench.analysis.load import load_results, results_dirs
+from lsh_bench.analysis.load import load_results
+from lsh_bench.analysis.stores import results_dirs
 from lsh_bench.analysis.quality import load_quality
 
 SMOKE = Path(__file__).resolve().parents[2] / "results" / "smoke_store"
