@@ -49,6 +49,8 @@ from lsh_bench.config import validate  # noqa: E402
 from lsh_bench.data.loader import load_dataset  # noqa: E402
 from lsh_bench.data.scenarios import scenario_split  # noqa: E402
 from lsh_bench.protocol import plan_ratios, rows_to_add, training_counts  # noqa: E402
+from lsh_bench.samplers.llm.cache import generation_cost  # noqa: E402
+from lsh_bench.store import iter_records  # noqa: E402
 
 
 def cost_model(bench: dict[str, Any]) -> dict[str, dict[str, float]]:
@@ -108,9 +110,6 @@ def calibrate(store: Path, cache: Path, gens: dict[str, dict[str, list[int]]], f
     over the measured units (their mean when fewer than 3 distinct widths),
     never below the smallest measured factor.
     """
-    from lsh_bench.samplers.llm.cache import generation_cost
-    from lsh_bench.store import iter_records
-
     out: dict[str, Any] = {"store": _shown(str(store)), "cache": _shown(str(cache))}
     records = [rec for _, rec in iter_records(store)]
     for method in ("lm", "ls"):

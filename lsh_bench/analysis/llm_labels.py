@@ -28,7 +28,7 @@ def llm_generator_column(table: pd.DataFrame, provenance: pd.DataFrame | None) -
     label = {}
     for (dataset, scenario), part in llm.groupby(["dataset", "scenario"], sort=False):
         kinds = {m: _kind(g, p, r, scenario) for m, g, p, r in zip(
-            part["method"], part["llm_generator"], part["llm_prompts"], part.get("llm_zero_shot_range", ""))}
+            part["method"], part["llm_generator"], part["llm_prompts"], part["llm_zero_shot_range"])}
         label[(dataset, scenario)] = (next(iter(kinds.values())) if len(set(kinds.values())) == 1
                                       else "; ".join(f"{m} {k}" for m, k in sorted(kinds.items())))
     scenario = table["scenario"] if "scenario" in table else pd.Series("general", index=table.index)

@@ -17,13 +17,7 @@ from lsh_bench.analysis.errors import AnalysisInputError
 
 
 def results_dirs(results: str | Path | Sequence[str | Path]) -> list[Path]:
-    """``results=`` -> the store directories it names: one path, or several joined by commas.
-
-    Why several: a sweep of one method lives in its own store (e.g. SM on
-    every dataset in ``results/sweeps/sm_clean``, LS in another), and a
-    researcher's new sampler in theirs; the paper's tables compare them, so
-    the analysis reads them as one store.
-    """
+    """``results=`` -> the store directories it names: one path, or several joined by commas."""
     items = [str(r) for r in results] if isinstance(results, (list, tuple)) else str(results).split(",")
     dirs = [Path(item.strip()) for item in items if item.strip()]
     if not dirs:

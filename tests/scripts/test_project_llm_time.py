@@ -52,14 +52,13 @@ MODEL = {"fixed_s": 10.0, "round_s": 10.0, "rows_per_round": 100.0}   # 1 genera
 
 def _records(monkeypatch: pytest.MonkeyPatch, measured: dict[str, float], status: dict[str, str]) -> None:
     """A stand-in store: one general LS unit per dataset whose answers cost ``measured[dataset]`` seconds."""
-    import lsh_bench.samplers.llm.cache as cache
-    import lsh_bench.store as store
+    from lsh_bench.samplers.llm.cache import GenerationCost
 
     recs = [{"dataset": d, "method": "ls", "scenario": "general", "status": status.get(d, "done"),
              "llm": {"keys": [d]}} for d in measured]
-    monkeypatch.setattr(store, "iter_records", lambda path: iter((Path(path), r) for r in recs))
-    monkeypatch.setattr(cache, "generation_cost",
-                        lambda keys, cache_dir: cache.GenerationCost(1, 0, measured[keys[0]], 0))
+    monkeypatch.setattr(project_llm_time, "iter_records", lambda path: iter((Path(path), r) for r in recs))
+    monkeypatch.setattr(project_llm_time, "generation_cost",
+                        lambda keys, cache_dir: GenerationCost(1, 0, measured[keys[0]], 0))
 
 
 def test_calibration_fits_the_factor_in_the_features_and_counts_measured_units_as_measured(monkeypatch, tmp_path):
